@@ -1,0 +1,1 @@
+"""Sign-in: login, refresh-token rotation and revocation, and failed-login throttling."""

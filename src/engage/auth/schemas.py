@@ -1,0 +1,51 @@
+"""Wire format of /v1/auth/* — exactly the seed's fields, plus the rotated `refresh_token` on refresh."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from engage.core.principal import Role
+from engage.core.schemas import StrictModel
+
+
+class LoginRequest(StrictModel):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)] = Field(examples=["agent@acme.com"])
+    # Bounded so that argon2 is never fed megabytes by an anonymous caller.
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False)] = Field(
+        examples=["correct horse battery staple"]
+    )
+
+
+class SessionUser(BaseModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: Role
+    tenant_id: uuid.UUID
+
+
+class LoginResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(examples=[86400])
+    user: SessionUser
+
+
+class RefreshRequest(StrictModel):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class RefreshResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(examples=[86400])
+    # Refresh tokens rotate on every use: store this one and discard the one you sent.
+    refresh_token: str
+
+
+class LogoutRequest(StrictModel):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]

@@ -1,0 +1,152 @@
+"""Sign-in use cases. Each spans a cross-tenant look-up and a tenant-scoped transaction, so each owns its
+transactions (it is the edge of its use case), as a job would.
+
+Invariants:
+- A failed login costs the same whether or not the email exists (a dummy argon2 verify), and the
+  throttle counts failures per email whether or not it exists, so neither timing nor 429s reveal accounts.
+- A refresh token works once. Presenting a used one means it was copied: its whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from engage.config import JwtSettings, LoginSettings
+from engage.core.clock import Clock
+from engage.core.db import tenant_transaction, unscoped_transaction
+from engage.core.ids import new_id
+from engage.core.metrics import RATE_LIMITED
+from engage.core.ratelimit import Counter
+from engage.core.security import TokenCodec, hash_refresh_token, new_refresh_token, verify_password
+from engage.users import repository as users
+from engage.users.models import User
+
+from . import repository
+from .errors import InvalidCredentials, InvalidRefreshToken, LoginThrottled
+from .models import RefreshToken
+
+log = structlog.get_logger("engage.auth")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticator:
+    sessions: async_sessionmaker[AsyncSession]
+    counter: Counter
+    tokens: TokenCodec
+    jwt: JwtSettings
+    login_limits: LoginSettings
+    clock: Clock
+
+    async def login(self, email: str, password: str) -> IssuedSession:
+        email = email.strip().lower()
+        throttle_key = "login:" + hashlib.sha256(email.encode()).hexdigest()
+        window = await self.counter.current(throttle_key)
+        if window.count >= self.login_limits.max_failures:
+            RATE_LIMITED.labels("login").inc()
+            raise LoginThrottled(
+                f"Too many failed logins for this email; try again in {window.reset_seconds} s.",
+                headers={"Retry-After": str(window.reset_seconds)},
+            )
+        async with unscoped_transaction(self.sessions) as session:
+            found = await users.find_login(session, email)
+        user: User | None = None
+        if found is not None:
+            async with tenant_transaction(self.sessions, found[1]) as session:
+                user = await users.get_user(session, found[0])
+        password_hash = user.password_hash if user is not None and user.is_active else None
+        if not await asyncio.to_thread(verify_password, password_hash, password):
+            await self.counter.increment(throttle_key, self.login_limits.window_seconds)
+            log.info("auth.login_failed", email=email)
+            raise InvalidCredentials("Email or password is incorrect.")
+        assert user is not None
+        now = self.clock.now()
+        async with tenant_transaction(self.sessions, user.tenant_id) as session:
+            refresh = await self._mint_refresh(session, user, family_id=new_id(), now=now)
+            fresh = await users.get_user(session, user.id)
+            assert fresh is not None
+            fresh.last_login_at = now
+            await users.flush(session)
+        log.info("auth.login_succeeded", user_id=str(user.id), tenant_id=str(user.tenant_id))
+        return IssuedSession(
+            access_token=self.tokens.issue(user_id=user.id, tenant_id=user.tenant_id, role=user.role, now=now),
+            refresh_token=refresh,
+            expires_in=self.tokens.ttl_seconds,
+            user=user,
+        )
+
+    async def refresh(self, presented: str) -> IssuedSession:
+        token_hash = hash_refresh_token(presented)
+        async with unscoped_transaction(self.sessions) as session:
+            tenant_id = await repository.find_refresh_tenant(session, token_hash)
+        if tenant_id is None:
+            raise InvalidRefreshToken("The refresh token is not valid; log in again.")
+        now = self.clock.now()
+        reused = False
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            token = await repository.lock_refresh_token(session, token_hash)
+            if token is None or token.revoked_at is not None or token.expires_at <= now:
+                raise InvalidRefreshToken("The refresh token is expired or revoked; log in again.")
+            if token.used_at is not None:
+                # A rotated token came back: someone holds a copy. Revoke the family and commit that.
+                await repository.revoke_family(session, token.family_id, now)
+                reused = True
+            else:
+                user = await users.get_user(session, token.user_id)
+                if user is None or not user.is_active or token.issued_at < user.password_changed_at:
+                    raise InvalidRefreshToken("The refresh token is no longer valid; log in again.")
+                token.used_at = now
+                refresh = await self._mint_refresh(session, user, family_id=token.family_id, now=now)
+        if reused:
+            log.warning("auth.refresh_reused", family_id=str(token.family_id), tenant_id=str(tenant_id))
+            raise InvalidRefreshToken("The refresh token was already used; every session from that login is revoked.")
+        return IssuedSession(
+            access_token=self.tokens.issue(user_id=user.id, tenant_id=user.tenant_id, role=user.role, now=now),
+            refresh_token=refresh,
+            expires_in=self.tokens.ttl_seconds,
+            user=user,
+        )
+
+    async def logout(self, presented: str) -> None:
+        """Revoke the family of this refresh token. Unknown tokens are ignored: logout is idempotent."""
+        token_hash = hash_refresh_token(presented)
+        async with unscoped_transaction(self.sessions) as session:
+            tenant_id = await repository.find_refresh_tenant(session, token_hash)
+        if tenant_id is None:
+            return
+        async with tenant_transaction(self.sessions, tenant_id) as session:
+            token = await repository.lock_refresh_token(session, token_hash)
+            if token is not None:
+                await repository.revoke_family(session, token.family_id, self.clock.now())
+
+    async def _mint_refresh(self, session: AsyncSession, user: User, *, family_id: uuid.UUID, now: datetime) -> str:
+        value = new_refresh_token()
+        await repository.add_refresh_token(
+            session,
+            RefreshToken(
+                id=new_id(),
+                tenant_id=user.tenant_id,
+                user_id=user.id,
+                family_id=family_id,
+                token_hash=hash_refresh_token(value),
+                issued_at=now,
+                expires_at=now + timedelta(seconds=self.jwt.refresh_ttl_seconds),
+                used_at=None,
+                revoked_at=None,
+            ),
+        )
+        return value

@@ -1,0 +1,236 @@
+"""The `engage` command. Every command that creates something prints it as JSON on stdout;
+errors go to stderr as RFC 7807-shaped JSON with a non-zero exit status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import uvicorn
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from engage.bench import BENCHMARKS
+from engage.config import InsecureSecretError, Settings
+from engage.core.clock import Clock, isoformat_z
+from engage.core.db import tenant_transaction, unscoped_transaction
+from engage.core.errors import NotFound, ProblemError, problem_type
+from engage.core.logging import configure_logging
+from engage.core.principal import Role
+from engage.core.runtime import Runtime
+from engage.demo import Demo, seed_demo
+from engage.main import clock_for, create_app, database_url, open_sessions
+from engage.migrate import migrate
+from engage.tenancy import repository as tenancy_repository
+from engage.tenancy import service as tenancy
+from engage.users import service as users
+from engage.users.schemas import UserCreate, UserRead
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+def _print_demo(demo: Demo, settings: Settings) -> None:
+    _print_json(
+        {
+            "tenant_id": str(demo.tenant_id),
+            "api": f"http://{settings.api.host}:{settings.api.port}",
+            "docs": f"http://{settings.api.host}:{settings.api.port}/docs",
+            "logins": [
+                {"email": d.email, "password": d.password, "role": d.role.value, "full_name": d.full_name}
+                for d in demo.logins
+            ],
+        }
+    )
+    sys.stdout.flush()
+
+
+def _serve(settings: Settings, *, demo: bool) -> int:
+    async def on_ready(runtime: Runtime) -> None:
+        if demo:
+            seeded = await seed_demo(
+                runtime.sessions, runtime.clock, rate_limit_per_minute=settings.rate.default_per_minute
+            )
+            _print_demo(seeded, settings)
+
+    app = create_app(settings, on_ready=on_ready)
+    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_config=None, access_log=False)
+    return 0
+
+
+def _with_sessions(
+    settings: Settings, action: Callable[[async_sessionmaker[AsyncSession], Clock], Awaitable[object]]
+) -> object:
+    async def run() -> object:
+        async with open_sessions(settings) as sessions:
+            return await action(sessions, clock_for(settings))
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    # With no database configured this is the demo: embedded PostgreSQL, generated JWT secret, demo tenant.
+    demo = args.demo or settings.database.url is None
+    settings = _override_api(settings, args).model_copy(update={"demo": settings.demo or demo})
+    return _serve(settings, demo=demo)
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    return _serve(_override_api(settings, args), demo=False)
+
+
+def _override_api(settings: Settings, args: argparse.Namespace) -> Settings:
+    api = settings.api.model_copy(
+        update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    )
+    return settings.model_copy(update={"api": api})
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> None:
+        async with database_url(settings, stop_embedded=False) as url:
+            await migrate(url)
+
+    asyncio.run(run())
+    _print_json({"migrated": True})
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Demo:
+        return await seed_demo(sessions, clock, rate_limit_per_minute=settings.rate.default_per_minute)
+
+    demo = _with_sessions(settings, action)
+    assert isinstance(demo, Demo)
+    _print_demo(demo, settings)
+    return 0
+
+
+def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def action(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> dict[str, Any]:
+        async with unscoped_transaction(sessions) as session:
+            tenant = await tenancy.create(
+                session,
+                name=args.name,
+                timezone=args.timezone,
+                country=args.country,
+                rate_limit_per_minute=args.rate_limit or settings.rate.default_per_minute,
+                clock=clock,
+            )
+            return {
+                "id": str(tenant.id),
+                "name": tenant.name,
+                "timezone": tenant.timezone,
+                "country": tenant.country,
+                "rate_limit_per_minute": tenant.rate_limit_per_minute,
+                "created_at": isoformat_z(tenant.created_at),
+            }
+
+    _print_json(_with_sessions(settings, action))
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    data = UserCreate(
+        email=args.email,
+        password=args.password,
+        full_name=args.full_name or args.email.split("@")[0],
+        role=Role(args.role),
+        sip_user=args.sip_user,
+    )
+
+    async def action(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> dict[str, Any]:
+        async with tenant_transaction(sessions, args.tenant) as session:
+            if await tenancy_repository.get(session, args.tenant) is None:
+                raise NotFound(f"No tenant {args.tenant}.")
+            user = await users.create_user(session, args.tenant, data, clock=clock)
+            return _dump(UserRead.model_validate(user))
+
+    _print_json(_with_sessions(settings, action))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    return BENCHMARKS[args.what](args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="engage", description="Engage outbound dialer.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run everything in one process (API; migrations applied on start)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--demo", action="store_true", help="seed the demo tenant and print its logins")
+    serve.set_defaults(handler=cmd_serve)
+
+    api = sub.add_parser("api", help="run the API only (production: ENGAGE_DATABASE_URL and ENGAGE_JWT_SECRET set)")
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    api.set_defaults(handler=cmd_api)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
+    sub.add_parser("demo", help="seed the demo tenant and print its logins").set_defaults(handler=cmd_demo)
+
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(dest="action", required=True)
+    tenant_create = tenant.add_parser("create", help="create a tenant")
+    tenant_create.add_argument("--name", required=True)
+    tenant_create.add_argument("--timezone", default="Asia/Dubai")
+    tenant_create.add_argument("--country", default="AE")
+    tenant_create.add_argument("--rate-limit", type=int, help="requests per minute (default 2000)")
+    tenant_create.set_defaults(handler=cmd_tenant_create)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    user_create = user.add_parser("create", help="create a user")
+    user_create.add_argument("--tenant", required=True, type=uuid.UUID)
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--password", required=True)
+    user_create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    user_create.add_argument("--full-name")
+    user_create.add_argument("--sip-user")
+    user_create.set_defaults(handler=cmd_user_create)
+
+    bench = sub.add_parser("bench", help="run a benchmark and print its figures")
+    bench.add_argument("what", choices=sorted(BENCHMARKS))
+    bench.add_argument("--seconds", type=float, default=10.0)
+    bench.add_argument("--concurrency", type=int, default=32)
+    bench.set_defaults(handler=cmd_bench)
+    return parser
+
+
+def _fail(status: int, slug: str, title: str, detail: str) -> int:
+    body = {"type": problem_type(slug), "title": title, "status": status, "detail": detail}
+    print(json.dumps(body, ensure_ascii=False), file=sys.stderr)
+    return 2 if status == 400 else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return _fail(400, "invalid-settings", "Invalid settings", str(exc))
+    configure_logging(settings.log_level)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    try:
+        return handler(args, settings)
+    except ProblemError as exc:
+        return _fail(exc.status, exc.slug, exc.title, exc.detail)
+    except ValidationError as exc:
+        return _fail(400, "validation-error", "Invalid input", str(exc))
+    except InsecureSecretError as exc:
+        return _fail(400, "insecure-jwt-secret", "Refusing to start", str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

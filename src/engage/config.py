@@ -1,0 +1,182 @@
+"""The settings tree: every knob Engage reads from the environment.
+
+Variables carry the prefix ``ENGAGE_``; a group's fields are reached with one underscore after the
+group name (``ENGAGE_DATABASE_URL`` is ``settings.database.url``, ``ENGAGE_SIM_ANSWER_RATE`` is
+``settings.sim.answer_rate``), exactly the names DESIGN.md §2 fixes. Invariants checked here: the JWT
+secret is never a placeholder unless demo mode generated it, and the simulator clock is only accepted with
+``telephony=sim``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people paste from examples; a token signed with one of these is forgeable by anyone.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "change_me", "secret", "jwt-secret", "your-secret", "please-change-me"}
+)
+# HS256 wants at least as many key bits as the hash output (RFC 7518 §3.2): 32 bytes.
+MIN_SECRET_LENGTH = 32
+
+
+class Telephony(StrEnum):
+    sim = "sim"
+    esl = "esl"
+
+
+class DatabaseSettings(BaseModel):
+    # Unset: the embedded PostgreSQL under ENGAGE_DATA_DIR.
+    url: str | None = None
+    pool_size: int = Field(default=10, ge=1, le=200)
+    statement_timeout_ms: int = Field(default=30_000, ge=100)
+
+
+class RedisSettings(BaseModel):
+    # Unset: rate limits are kept in process (one API replica).
+    url: str | None = None
+
+
+class JwtSettings(BaseModel):
+    secret: SecretStr | None = None
+    algorithm: str = "HS256"
+    # The seed fixes 24 h access tokens (`expires_in: 86400`).
+    access_ttl_seconds: int = Field(default=86_400, ge=60)
+    refresh_ttl_seconds: int = Field(default=30 * 86_400, ge=3_600)
+
+    @field_validator("algorithm")
+    @classmethod
+    def _symmetric_only(cls, value: str) -> str:
+        if value not in {"HS256", "HS384", "HS512"}:
+            raise ValueError("ENGAGE_JWT_ALGORITHM must be HS256, HS384 or HS512")
+        return value
+
+
+class LoginSettings(BaseModel):
+    # After this many failed logins for one email within the window, further attempts get a 429
+    # until the window ends (OWASP ASVS 2.2.1 asks for throttling of this kind).
+    max_failures: int = Field(default=5, ge=1)
+    window_seconds: int = Field(default=900, ge=1)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # The largest request body is a 10,000-contact upload: about 3 MB of JSON. 8 MiB leaves room.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+
+class RateLimitSettings(BaseModel):
+    # Seed: "429 Rate Limited — Exceeded 2,000 requests/minute per tenant"; tenants may carry an override.
+    default_per_minute: int = Field(default=2_000, ge=1)
+
+
+class EslSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8021, ge=1, le=65535)
+    password: SecretStr = SecretStr("ClueCon")
+
+
+class SimSettings(BaseModel):
+    answer_rate: float = Field(default=0.35, ge=0, le=1)
+    busy_rate: float = Field(default=0.10, ge=0, le=1)
+    voicemail_rate: float = Field(default=0.05, ge=0, le=1)
+    ring_seconds: str = "2-8"
+    talk_seconds: str = "20-120"
+    seed: int | None = None
+    clock_start: datetime | None = None
+
+    @field_validator("clock_start")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("ENGAGE_SIM_CLOCK_START must carry an offset, e.g. 2026-06-02T06:00:00Z")
+        return value
+
+
+class WebhookSettings(BaseModel):
+    allow_private_targets: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ENGAGE_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        env_file=None,
+        extra="ignore",
+    )
+
+    data_dir: Path = Path(".engage")
+    public_url: str = "http://127.0.0.1:8000"
+    telephony: Telephony = Telephony.sim
+    log_level: str = "INFO"
+    # Set only by `engage serve --demo` / the embedded default: it may generate its own JWT secret.
+    demo: bool = False
+
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    jwt: JwtSettings = JwtSettings()
+    login: LoginSettings = LoginSettings()
+    api: ApiSettings = ApiSettings()
+    rate: RateLimitSettings = RateLimitSettings()
+    esl: EslSettings = EslSettings()
+    sim: SimSettings = SimSettings()
+    webhook: WebhookSettings = WebhookSettings()
+
+    @model_validator(mode="after")
+    def _clock_only_in_sim(self) -> Settings:
+        if self.sim.clock_start is not None and self.telephony is not Telephony.sim:
+            raise ValueError("ENGAGE_SIM_CLOCK_START is accepted only with ENGAGE_TELEPHONY=sim")
+        return self
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database.url is None
+
+
+class InsecureSecretError(RuntimeError):
+    """Raised at start-up when the JWT secret would let anyone forge tokens."""
+
+
+def jwt_secret_problem(secret: SecretStr | None) -> str | None:
+    """Why this secret must be refused, or None when it is acceptable."""
+    if secret is None:
+        return "ENGAGE_JWT_SECRET is not set"
+    value = secret.get_secret_value()
+    if value.strip().lower() in PLACEHOLDER_SECRETS:
+        return "ENGAGE_JWT_SECRET is a placeholder"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"ENGAGE_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def demo_jwt_secret(data_dir: Path) -> SecretStr:
+    """The demo's own secret: generated once, kept (mode 0600) under the data dir so tokens survive restarts."""
+    path = data_dir / "jwt-secret"
+    if path.exists():
+        return SecretStr(path.read_text().strip())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(value)
+    return SecretStr(value)
+
+
+def require_secure_jwt(settings: Settings) -> Settings:
+    """Return settings with a usable JWT secret, or refuse to start.
+
+    Only demo mode may fill a missing secret, and only with one it generated itself.
+    """
+    problem = jwt_secret_problem(settings.jwt.secret)
+    if problem is None:
+        return settings
+    if settings.demo and settings.jwt.secret is None:
+        jwt = settings.jwt.model_copy(update={"secret": demo_jwt_secret(settings.data_dir)})
+        return settings.model_copy(update={"jwt": jwt})
+    raise InsecureSecretError(f"{problem}; set a random value of {MIN_SECRET_LENGTH}+ characters")

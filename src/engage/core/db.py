@@ -1,0 +1,154 @@
+"""PostgreSQL access: the engine, sessions, the declarative base, and tenant scoping.
+
+Invariants:
+- Every connection the application opens runs as the role `engage_app` (set as the `role` startup
+  parameter), which is neither superuser nor BYPASSRLS; row-level security therefore applies to every
+  statement, whatever login the operator configured. Only Alembic migrations run as the login itself.
+- A transaction sees one tenant: `scope_to_tenant` sets `app.tenant_id` with `set_config(..., true)`, so the
+  setting dies with the transaction and can never leak to the next user of a pooled connection.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from sqlalchemy import DateTime, MetaData, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+
+APP_ROLE = "engage_app"
+
+# Stable constraint names, so Alembic migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        uuid.UUID: UUID(as_uuid=True),
+        dict[str, Any]: JSONB,
+    }
+
+
+def asyncpg_url(url: str) -> URL:
+    """Accept `postgresql://…` (as psql and the embedded server print it) and drive it with asyncpg."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    if parsed.drivername != "postgresql+asyncpg":
+        raise ValueError(f"unsupported database driver {parsed.drivername!r}; use postgresql://")
+    return parsed
+
+
+def create_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 30_000) -> AsyncEngine:
+    """The application engine: every connection runs as `engage_app`, under RLS."""
+    return create_async_engine(
+        asyncpg_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "server_settings": {
+                "role": APP_ROLE,
+                "statement_timeout": str(statement_timeout_ms),
+                "timezone": "UTC",
+                "application_name": "engage",
+            },
+            "timeout": 10,
+        },
+    )
+
+
+def create_owner_engine(url: str) -> AsyncEngine:
+    """The schema owner's engine: migrations only. Never used to serve a request."""
+    return create_async_engine(
+        asyncpg_url(url),
+        poolclass=NullPool,
+        connect_args={"server_settings": {"timezone": "UTC", "application_name": "engage-migrate"}, "timeout": 10},
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def scope_to_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Make every row-level-security policy in this transaction see `tenant_id` and nothing else."""
+    await session.execute(text("SELECT set_config('app.tenant_id', :tenant_id, true)"), {"tenant_id": str(tenant_id)})
+
+
+@asynccontextmanager
+async def tenant_transaction(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: uuid.UUID
+) -> AsyncIterator[AsyncSession]:
+    """One transaction scoped to one tenant: commits on success, rolls back on any exception."""
+    async with sessions() as session, session.begin():
+        await scope_to_tenant(session, tenant_id)
+        yield session
+
+
+@asynccontextmanager
+async def unscoped_transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A transaction with no tenant: RLS hides every tenant-owned row; only platform tables and the
+    SECURITY DEFINER look-ups (login by email, refresh by token hash) are usable."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+async def database_reachable(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - readiness reports any failure as "not ready"
+        return False
+    return True
+
+
+def violated_constraint(error: IntegrityError) -> str | None:
+    """The name of the constraint an INSERT/UPDATE broke, as asyncpg reports it."""
+    cause = getattr(error.orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None)
+    return str(name) if name else None
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointing at database `name` instead (the embedded server and test runs make their own)."""
+    return asyncpg_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+async def create_database_if_missing(server_url: str, name: str) -> None:
+    """CREATE DATABASE cannot run inside a transaction, so this talks to asyncpg directly."""
+    url = asyncpg_url(server_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=10)
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    url = asyncpg_url(server_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False), timeout=10)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()

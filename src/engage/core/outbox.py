@@ -1,0 +1,57 @@
+"""The transactional outbox: domain events written in the same transaction as the change they describe.
+
+Invariant: an event exists if and only if its change committed; delivery (webhooks, live streams) reads
+this table later and never loses an event to a process dying between the change and the send.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .clock import Clock, SystemClock
+from .db import Base
+from .ids import new_id
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_occurred_at", "occurred_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    correlation_id: Mapped[uuid.UUID | None]
+    occurred_at: Mapped[datetime]
+
+
+async def record_event(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    event_type: str,
+    payload: dict[str, Any],
+    correlation_id: uuid.UUID | None = None,
+    *,
+    clock: Clock | None = None,
+) -> OutboxEvent:
+    """Queue `event_type` for delivery; it becomes visible only if the surrounding transaction commits.
+
+    The event id is the `event_id` receivers deduplicate on: every retry of a delivery carries it unchanged.
+    """
+    event = OutboxEvent(
+        id=new_id(),
+        tenant_id=tenant_id,
+        event_type=event_type,
+        payload=payload,
+        correlation_id=correlation_id,
+        occurred_at=(clock or SystemClock()).now(),
+    )
+    session.add(event)
+    await session.flush()
+    return event

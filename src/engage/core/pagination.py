@@ -1,0 +1,124 @@
+"""Cursor pagination shared by every list endpoint.
+
+A page is keyset-ordered on the UUIDv7 `id`, newest first, so it is also reverse-chronological and
+stable while rows are inserted. The cursor is opaque to clients: URL-safe base64 of `{"id": "<uuid>"}`,
+the last id of the previous page. A garbled cursor or a limit above the endpoint's maximum is a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Generic, Protocol, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .errors import ProblemError
+
+
+class InvalidCursor(ProblemError):
+    status = 400
+    slug = "invalid-cursor"
+    title = "Invalid cursor"
+
+
+class InvalidLimit(ProblemError):
+    status = 400
+    slug = "validation-error"
+    title = "Request validation failed"
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    raw = json.dumps({"id": str(last_id)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return uuid.UUID(str(data["id"]))
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("The cursor is not one this API issued; start again without it.") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    after: uuid.UUID | None
+
+
+def page_params(*, default: int, maximum: int) -> Callable[..., PageParams]:
+    """A FastAPI dependency reading `limit` and `cursor` with this endpoint's default and maximum."""
+
+    def dependency(
+        limit: Annotated[int, Query(description=f"Page size (default {default}, max {maximum})")] = default,
+        cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    ) -> PageParams:
+        if limit < 1 or limit > maximum:
+            raise InvalidLimit(
+                f"limit must be between 1 and {maximum}.",
+                extra={"errors": [{"field": "limit", "message": f"must be between 1 and {maximum}"}]},
+            )
+        return PageParams(limit=limit, after=decode_cursor(cursor) if cursor else None)
+
+    return dependency
+
+
+T = TypeVar("T")
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+R = TypeVar("R", bound=HasId)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    next_cursor: str | None
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult(Generic[R]):
+    rows: Sequence[R]
+    total: int
+    next_cursor: str | None
+    has_more: bool
+
+    def map(self, convert: Callable[[R], T]) -> Page[T]:
+        return Page[T](
+            items=[convert(r) for r in self.rows],
+            total=self.total,
+            next_cursor=self.next_cursor,
+            has_more=self.has_more,
+        )
+
+
+async def paginate(
+    session: AsyncSession,
+    query: Select[tuple[R]],
+    id_column: ColumnElement[uuid.UUID],
+    params: PageParams,
+) -> PageResult[R]:
+    """Run `query` (already filtered) as one page plus its total count."""
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page_query = query.order_by(id_column.desc()).limit(params.limit + 1)
+    if params.after is not None:
+        page_query = page_query.where(id_column < params.after)
+    rows: list[R] = list((await session.scalars(page_query)).all())
+    has_more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    next_cursor = encode_cursor(rows[-1].id) if has_more and rows else None
+    return PageResult(rows=rows, total=int(total or 0), next_cursor=next_cursor, has_more=has_more)

@@ -1,0 +1,158 @@
+"""The composition root: builds the runtime from settings and the FastAPI application around it.
+
+`start_runtime` owns start-up and shutdown order: embedded PostgreSQL (when no URL is configured),
+migrations, the engine, the rate-limit counter; and the reverse on the way out, stopping the embedded
+server explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from engage import __version__
+from engage.auth.api import router as auth_router
+from engage.auth.service import Authenticator
+from engage.config import Settings, require_secure_jwt
+from engage.core.clock import Clock, ShiftedClock, SystemClock
+from engage.core.db import create_database_if_missing, create_engine, session_factory, with_database
+from engage.core.embedded_pg import EmbeddedPostgres
+from engage.core.errors import install_problem_handlers
+from engage.core.http import RequestContextMiddleware
+from engage.core.ratelimit import create_counter
+from engage.core.runtime import Runtime
+from engage.core.security import TokenCodec
+from engage.migrate import migrate
+from engage.ops.api import router as ops_router
+from engage.tenancy.service import RateLimitCache
+from engage.users.api import router as users_router
+
+log = structlog.get_logger("engage.main")
+
+EMBEDDED_DATABASE = "engage"
+
+
+def clock_for(settings: Settings) -> Clock:
+    return ShiftedClock(settings.sim.clock_start) if settings.sim.clock_start is not None else SystemClock()
+
+
+@asynccontextmanager
+async def database_url(settings: Settings, *, stop_embedded: bool) -> AsyncIterator[str]:
+    """The configured database URL, or the embedded server's (started or re-attached for the duration).
+
+    `stop_embedded`: stop the embedded server on exit even when this process only re-attached to it
+    (`engage serve` does; one-shot commands leave a running server alone).
+    """
+    if settings.database.url is not None:
+        yield settings.database.url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    server_url = await asyncio.to_thread(embedded.start)
+    try:
+        await create_database_if_missing(server_url, EMBEDDED_DATABASE)
+        yield with_database(server_url, EMBEDDED_DATABASE)
+    finally:
+        if stop_embedded or not embedded.attached:
+            await asyncio.to_thread(embedded.stop)
+
+
+@asynccontextmanager
+async def open_sessions(
+    settings: Settings, *, apply_migrations: bool = True, stop_embedded: bool = False
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the (migrated) database without the serving machinery: for one-shot commands,
+    which need neither a JWT secret nor a rate limiter."""
+    async with database_url(settings, stop_embedded=stop_embedded) as url:
+        if apply_migrations:
+            await migrate(url)
+        engine = create_engine(url, pool_size=2, statement_timeout_ms=settings.database.statement_timeout_ms)
+        try:
+            yield session_factory(engine)
+        finally:
+            await engine.dispose()
+
+
+@asynccontextmanager
+async def start_runtime(
+    settings: Settings, *, apply_migrations: bool = True, stop_embedded: bool = True
+) -> AsyncIterator[Runtime]:
+    settings = require_secure_jwt(settings)
+    assert settings.jwt.secret is not None
+    async with database_url(settings, stop_embedded=stop_embedded) as url:
+        if apply_migrations:
+            await migrate(url)
+        engine = create_engine(
+            url, pool_size=settings.database.pool_size, statement_timeout_ms=settings.database.statement_timeout_ms
+        )
+        sessions = session_factory(engine)
+        counter = create_counter(settings.redis.url)
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            counter=counter,
+            tokens=TokenCodec(
+                settings.jwt.secret.get_secret_value(), settings.jwt.algorithm, settings.jwt.access_ttl_seconds
+            ),
+            clock=clock_for(settings),
+            tenant_rate_limit=RateLimitCache(sessions, default_per_minute=settings.rate.default_per_minute),
+        )
+        try:
+            yield runtime
+        finally:
+            await counter.close()
+            await engine.dispose()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """The API. With `runtime` given (tests, benchmarks) it is used as is; otherwise the lifespan starts one
+    from `settings` and calls `on_ready` (the demo seeding) before serving."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            yield
+            return
+        async with start_runtime(settings) as started:
+            _bind(app, started)
+            if on_ready is not None:
+                await on_ready(started)
+            log.info("engage.ready", telephony=settings.telephony.value)
+            yield
+
+    app = FastAPI(
+        title="BroadNet Engage API",
+        version=__version__,
+        description="Carrier-grade outbound voice dialer API: campaigns, live call control, compliance, reporting.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
+    app.include_router(ops_router)
+    app.include_router(auth_router)
+    app.include_router(users_router)
+    if runtime is not None:
+        _bind(app, runtime)
+    return app
+
+
+def _bind(app: FastAPI, runtime: Runtime) -> None:
+    app.state.runtime = runtime
+    app.state.authenticator = Authenticator(
+        sessions=runtime.sessions,
+        counter=runtime.counter,
+        tokens=runtime.tokens,
+        jwt=runtime.settings.jwt,
+        login_limits=runtime.settings.login,
+        clock=runtime.clock,
+    )

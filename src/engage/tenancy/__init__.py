@@ -1,0 +1,1 @@
+"""Tenants: the organisations sharing one installation, each isolated by row-level security."""

@@ -1,0 +1,1 @@
+"""Users (admins, supervisors, agents) and the teams agents belong to."""

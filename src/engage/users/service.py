@@ -1,0 +1,134 @@
+"""User and team use cases. Flushes, never commits: the caller's transaction decides.
+
+Invariants: an email names one user in the installation; a user's team is of the user's tenant; an
+admin cannot demote or deactivate themself (a tenant must not lose its last way in by accident).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engage.core.clock import Clock
+from engage.core.db import violated_constraint
+from engage.core.ids import new_id
+from engage.core.pagination import PageParams, PageResult
+from engage.core.principal import Principal, Role
+from engage.core.security import hash_password
+
+from . import repository
+from .errors import EmailTaken, SelfLockout, SipUserTaken, TeamNameTaken, TeamNotFound, UnknownTeam, UserNotFound
+from .models import Team, User
+from .schemas import TeamCreate, UserCreate, UserUpdate
+
+
+def _uniqueness_problem(exc: IntegrityError, *, email: str | None = None, sip_user: str | None = None) -> Exception:
+    """The problem a unique-constraint race became; the error itself if it was something else."""
+    constraint = violated_constraint(exc)
+    if constraint == "uq_users_email_lower":
+        return EmailTaken(f"{email} is already in use.")
+    if constraint == "uq_users_tenant_id_sip_user":
+        return SipUserTaken(f"SIP user {sip_user} is already assigned to another user.")
+    if constraint == "uq_teams_tenant_id_name":
+        return TeamNameTaken("A team with this name already exists.")
+    return exc
+
+
+async def _check_team(session: AsyncSession, team_id: uuid.UUID | None) -> None:
+    if team_id is not None and await repository.get_team(session, team_id) is None:
+        raise UnknownTeam(f"team_id {team_id} is not a team of your organisation.")
+
+
+async def create_user(session: AsyncSession, tenant_id: uuid.UUID, data: UserCreate, *, clock: Clock) -> User:
+    # RLS hides other tenants' users, so the installation-wide email check uses the id-only look-up.
+    if await repository.find_login(session, data.email) is not None:
+        raise EmailTaken(f"{data.email} is already in use.")
+    await _check_team(session, data.team_id)
+    now = clock.now()
+    user = User(
+        id=new_id(),
+        tenant_id=tenant_id,
+        email=data.email,
+        # argon2 takes tens of milliseconds of CPU: off the event loop.
+        password_hash=await asyncio.to_thread(hash_password, data.password),
+        full_name=data.full_name,
+        role=data.role.value,
+        sip_user=data.sip_user,
+        team_id=data.team_id,
+        is_active=True,
+        created_at=now,
+        updated_at=now,
+        last_login_at=None,
+        password_changed_at=now,
+    )
+    try:
+        return await repository.add_user(session, user)
+    except IntegrityError as exc:
+        raise _uniqueness_problem(exc, email=data.email, sip_user=data.sip_user) from exc
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        raise UserNotFound(f"No user {user_id} in your organisation.")
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    role: Role | None = None,
+    team_id: uuid.UUID | None = None,
+    is_active: bool | None = None,
+) -> PageResult[User]:
+    return await repository.list_users(
+        session, params, role=role.value if role else None, team_id=team_id, is_active=is_active
+    )
+
+
+async def update_user(
+    session: AsyncSession, actor: Principal, user_id: uuid.UUID, data: UserUpdate, *, clock: Clock
+) -> User:
+    user = await get_user(session, user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if user.id == actor.user_id and (
+        changes.get("is_active") is False or ("role" in changes and changes["role"] != Role.admin)
+    ):
+        raise SelfLockout("You cannot deactivate yourself or remove your own admin role.")
+    if "team_id" in changes:
+        await _check_team(session, changes["team_id"])
+    now = clock.now()
+    if "password" in changes:
+        user.password_hash = await asyncio.to_thread(hash_password, changes.pop("password"))
+        user.password_changed_at = now
+    for name, value in changes.items():
+        setattr(user, name, value.value if isinstance(value, Role) else value)
+    user.updated_at = now
+    try:
+        await repository.flush(session)
+    except IntegrityError as exc:
+        raise _uniqueness_problem(exc, sip_user=user.sip_user) from exc
+    return user
+
+
+async def create_team(session: AsyncSession, tenant_id: uuid.UUID, data: TeamCreate, *, clock: Clock) -> Team:
+    team = Team(id=new_id(), tenant_id=tenant_id, name=data.name, created_at=clock.now())
+    try:
+        return await repository.add_team(session, team)
+    except IntegrityError as exc:
+        raise _uniqueness_problem(exc) from exc
+
+
+async def get_team(session: AsyncSession, team_id: uuid.UUID) -> Team:
+    team = await repository.get_team(session, team_id)
+    if team is None:
+        raise TeamNotFound(f"No team {team_id} in your organisation.")
+    return team
+
+
+async def list_teams(session: AsyncSession, params: PageParams) -> PageResult[Team]:
+    return await repository.list_teams(session, params)
