@@ -50,30 +50,46 @@ async def _bench_api(settings: Settings, seconds: float, concurrency: int) -> di
         email = f"bench-{secrets.token_hex(6)}@bench.engage.local"
         async with unscoped_transaction(runtime.sessions) as session:
             tenant = await tenancy.create(
-                session, name="bench", timezone="Asia/Dubai", country="AE",
-                rate_limit_per_minute=_UNLIMITED, clock=runtime.clock,
+                session,
+                name="bench",
+                timezone="Asia/Dubai",
+                country="AE",
+                rate_limit_per_minute=_UNLIMITED,
+                clock=runtime.clock,
             )
         async with tenant_transaction(runtime.sessions, tenant.id) as session:
             for n in range(60):
                 await users.create_user(
-                    session, tenant.id,
+                    session,
+                    tenant.id,
                     UserCreate(email=f"{n}-{email}", password=password, full_name=f"Agent {n}", role=Role.agent),
                     clock=runtime.clock,
                 )
             await users.create_user(
-                session, tenant.id,
+                session,
+                tenant.id,
                 UserCreate(email=email, password=password, full_name="Bench Admin", role=Role.admin),
                 clock=runtime.clock,
             )
         port = _free_port()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(settings, runtime=runtime), host="127.0.0.1", port=port,
-                           log_config=None, access_log=False, log_level="warning")
+            uvicorn.Config(
+                create_app(settings, runtime=runtime),
+                host="127.0.0.1",
+                port=port,
+                log_config=None,
+                access_log=False,
+                log_level="warning",
+            )
         )
         serving = asyncio.create_task(server.serve())
         try:
-            while not server.started:
+            for _ in range(200):  # up to 10 s for uvicorn to bind
+                if server.started:
+                    break
                 await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError("the benchmark server did not start")
             base = f"http://127.0.0.1:{port}"
             async with httpx.AsyncClient(base_url=base, timeout=10.0) as client:
                 login_ms: list[float] = []
@@ -85,7 +101,8 @@ async def _bench_api(settings: Settings, seconds: float, concurrency: int) -> di
                 token = response.json()["access_token"]
                 latencies, errors = await _hammer(
                     lambda: client.get("/v1/users?limit=20", headers={"Authorization": f"Bearer {token}"}),
-                    seconds, concurrency,
+                    seconds,
+                    concurrency,
                 )
         finally:
             server.should_exit = True

@@ -90,9 +90,7 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _override_api(settings: Settings, args: argparse.Namespace) -> Settings:
-    api = settings.api.model_copy(
-        update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    )
+    api = settings.api.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
     return settings.model_copy(update={"api": api})
 
 

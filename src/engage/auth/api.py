@@ -38,8 +38,10 @@ _INVALID_CREDENTIALS_EXAMPLE = {
     "/login",
     response_model=LoginResponse,
     summary="Obtain JWT token",
-    responses={401: {"description": "Invalid credentials", "content": _INVALID_CREDENTIALS_EXAMPLE},
-               429: {"description": "Too many failed logins for this email"}},
+    responses={
+        401: {"description": "Invalid credentials", "content": _INVALID_CREDENTIALS_EXAMPLE},
+        429: {"description": "Too many failed logins for this email"},
+    },
 )
 async def login(body: LoginRequest, auth: AuthDep) -> LoginResponse:
     issued = await auth.login(body.email, body.password)
@@ -48,13 +50,18 @@ async def login(body: LoginRequest, auth: AuthDep) -> LoginResponse:
         access_token=issued.access_token,
         refresh_token=issued.refresh_token,
         expires_in=issued.expires_in,
-        user=SessionUser(id=user.id, email=user.email, full_name=user.full_name, role=user.role,
-                         tenant_id=user.tenant_id),
+        user=SessionUser(
+            id=user.id, email=user.email, full_name=user.full_name, role=user.role, tenant_id=user.tenant_id
+        ),
     )
 
 
-@router.post("/refresh", response_model=RefreshResponse, summary="Refresh access token",
-             responses={401: {"description": "Refresh token invalid, expired, revoked or reused"}})
+@router.post(
+    "/refresh",
+    response_model=RefreshResponse,
+    summary="Refresh access token",
+    responses={401: {"description": "Refresh token invalid, expired, revoked or reused"}},
+)
 async def refresh(body: RefreshRequest, auth: AuthDep) -> RefreshResponse:
     issued = await auth.refresh(body.refresh_token)
     return RefreshResponse(

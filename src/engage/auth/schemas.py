@@ -30,7 +30,7 @@ class SessionUser(BaseModel):
 class LoginResponse(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int = Field(examples=[86400])
     user: SessionUser
 
@@ -41,7 +41,7 @@ class RefreshRequest(StrictModel):
 
 class RefreshResponse(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int = Field(examples=[86400])
     # Refresh tokens rotate on every use: store this one and discard the one you sent.
     refresh_token: str

@@ -96,30 +96,29 @@ class Authenticator:
         if tenant_id is None:
             raise InvalidRefreshToken("The refresh token is not valid; log in again.")
         now = self.clock.now()
-        reused = False
+        issued: IssuedSession | None = None
         async with tenant_transaction(self.sessions, tenant_id) as session:
             token = await repository.lock_refresh_token(session, token_hash)
             if token is None or token.revoked_at is not None or token.expires_at <= now:
                 raise InvalidRefreshToken("The refresh token is expired or revoked; log in again.")
             if token.used_at is not None:
-                # A rotated token came back: someone holds a copy. Revoke the family and commit that.
+                # A rotated token came back: someone holds a copy. Revoke the family, and commit that.
                 await repository.revoke_family(session, token.family_id, now)
-                reused = True
             else:
                 user = await users.get_user(session, token.user_id)
                 if user is None or not user.is_active or token.issued_at < user.password_changed_at:
                     raise InvalidRefreshToken("The refresh token is no longer valid; log in again.")
                 token.used_at = now
-                refresh = await self._mint_refresh(session, user, family_id=token.family_id, now=now)
-        if reused:
+                issued = IssuedSession(
+                    access_token=self.tokens.issue(user_id=user.id, tenant_id=user.tenant_id, role=user.role, now=now),
+                    refresh_token=await self._mint_refresh(session, user, family_id=token.family_id, now=now),
+                    expires_in=self.tokens.ttl_seconds,
+                    user=user,
+                )
+        if issued is None:
             log.warning("auth.refresh_reused", family_id=str(token.family_id), tenant_id=str(tenant_id))
             raise InvalidRefreshToken("The refresh token was already used; every session from that login is revoked.")
-        return IssuedSession(
-            access_token=self.tokens.issue(user_id=user.id, tenant_id=user.tenant_id, role=user.role, now=now),
-            refresh_token=refresh,
-            expires_in=self.tokens.ttl_seconds,
-            user=user,
-        )
+        return issued
 
     async def logout(self, presented: str) -> None:
         """Revoke the family of this refresh token. Unknown tokens are ignored: logout is idempotent."""

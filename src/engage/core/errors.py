@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 PROBLEM_BASE = "https://engage.broadnet.me/errors/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
+
 def problem_type(slug: str) -> str:
     return PROBLEM_BASE + slug
 

@@ -94,7 +94,7 @@ class RequestContextMiddleware:
         except _BodyTooLarge:
             if not status_holder["started"]:
                 await self._send_problem(send_wrapper, 413, self._too_large_body(request_id))
-        except Exception as exc:  # noqa: BLE001 - the last line of defence; logged with its trace
+        except Exception as exc:
             log.error("request.failed", exc_info=exc, method=scope["method"], path=scope["path"])
             if not status_holder["started"]:
                 await self._send_problem(send_wrapper, 500, internal_error_body(request_id))

@@ -13,12 +13,13 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, Protocol, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from .errors import ProblemError
 
@@ -75,12 +76,7 @@ def page_params(*, default: int, maximum: int) -> Callable[..., PageParams]:
 T = TypeVar("T")
 
 
-class HasId(Protocol):
-    @property
-    def id(self) -> uuid.UUID: ...
-
-
-R = TypeVar("R", bound=HasId)
+R = TypeVar("R")
 
 
 class Page(BaseModel, Generic[T]):
@@ -108,8 +104,8 @@ class PageResult(Generic[R]):
 
 async def paginate(
     session: AsyncSession,
-    query: Select[tuple[R]],
-    id_column: ColumnElement[uuid.UUID],
+    query: Select[R],
+    id_column: InstrumentedAttribute[uuid.UUID],
     params: PageParams,
 ) -> PageResult[R]:
     """Run `query` (already filtered) as one page plus its total count."""
@@ -120,5 +116,5 @@ async def paginate(
     rows: list[R] = list((await session.scalars(page_query)).all())
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
-    next_cursor = encode_cursor(rows[-1].id) if has_more and rows else None
+    next_cursor = encode_cursor(getattr(rows[-1], id_column.key)) if has_more and rows else None
     return PageResult(rows=rows, total=int(total or 0), next_cursor=next_cursor, has_more=has_more)

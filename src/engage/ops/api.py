@@ -12,7 +12,9 @@ from engage.core.deps import RuntimeDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", summary="Liveness", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
+@router.get(
+    "/healthz", summary="Liveness", responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}}
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 

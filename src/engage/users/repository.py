@@ -43,7 +43,7 @@ async def list_users(
     team_id: uuid.UUID | None = None,
     is_active: bool | None = None,
 ) -> PageResult[User]:
-    query: Select[tuple[User]] = select(User)
+    query: Select[User] = select(User)
     if role is not None:
         query = query.where(User.role == role)
     if team_id is not None:

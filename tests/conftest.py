@@ -1,0 +1,148 @@
+"""Test fixtures: a real, freshly migrated PostgreSQL database for the run; the app over ASGI.
+
+Database: `ENGAGE_TEST_DATABASE_URL` when set, else the server on 127.0.0.1:5432 when it answers, else
+the embedded PostgreSQL (started in a temporary folder for the run). A new database is created for the
+run and dropped at the end. Tests isolate themselves by creating their own tenants (row-level security
+keeps tenants apart), so every test sees real commits and nothing leaks between tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from engage.config import DatabaseSettings, JwtSettings, Settings
+from engage.core.clock import ManualClock
+from engage.core.db import (
+    create_database_if_missing,
+    create_engine,
+    drop_database,
+    session_factory,
+    with_database,
+)
+from engage.core.embedded_pg import EmbeddedPostgres
+from engage.core.ratelimit import InMemoryCounter
+from engage.core.runtime import Runtime
+from engage.core.security import TokenCodec
+from engage.main import create_app
+from engage.migrate import migrate
+from engage.tenancy.service import RateLimitCache
+
+from .factories import Factory
+
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = os.environ.get("ENGAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+START = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
+
+
+async def _answers(url: str) -> bool:
+    try:
+        connection = await asyncpg.connect(url, timeout=3)
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    await connection.close()
+    return True
+
+
+@pytest.fixture(scope="session")
+def embedded_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="engage-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def server_url(embedded_dir: Path) -> AsyncIterator[str]:
+    configured = os.environ.get("ENGAGE_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    if await _answers(LOCAL_SERVER):
+        yield LOCAL_SERVER
+        return
+    embedded = EmbeddedPostgres(embedded_dir)
+    url = await asyncio.to_thread(embedded.start)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(embedded.stop)
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    name = f"engage_test_{secrets.token_hex(4)}"
+    await create_database_if_missing(server_url, name)
+    url = with_database(server_url, name)
+    await migrate(url)
+    try:
+        yield url
+    finally:
+        await drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database=DatabaseSettings(url=database_url),
+        jwt=JwtSettings(secret=SecretStr(secrets.token_urlsafe(40))),
+    )
+
+
+@pytest.fixture
+def runtime(
+    settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> Runtime:
+    assert settings.jwt.secret is not None
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        counter=InMemoryCounter(),
+        tokens=TokenCodec(
+            settings.jwt.secret.get_secret_value(), settings.jwt.algorithm, settings.jwt.access_ttl_seconds
+        ),
+        clock=clock,
+        tenant_rate_limit=RateLimitCache(sessions, default_per_minute=settings.rate.default_per_minute, ttl_seconds=0),
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime=runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://engage.test") as client:
+        yield client
+
+
+@pytest.fixture
+def factory(runtime: Runtime) -> Factory:
+    return Factory(runtime)
