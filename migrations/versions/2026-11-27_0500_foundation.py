@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from engage.core.db import APP_ROLE
-from engage.core.rls import CREATE_APP_ROLE, CURRENT_TENANT_FUNCTION, tenant_rls
+from engage.core.rls import CREATE_APP_ROLE, CURRENT_TENANT_FUNCTION, GRANT_APP_ROLE_TO_OWNER, tenant_rls
 
 revision = "20261127_0500"
 down_revision = None
@@ -28,6 +28,7 @@ def _tenant_fk(table: str) -> sa.ForeignKeyConstraint:
 
 def upgrade() -> None:
     op.execute(CREATE_APP_ROLE)
+    op.execute(GRANT_APP_ROLE_TO_OWNER)
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
     op.execute(CURRENT_TENANT_FUNCTION)
 

@@ -26,6 +26,10 @@ END
 $$
 """  # noqa: S608
 
+# The login that runs migrations must be able to act as the app role (a superuser already can; a
+# CREATEROLE owner in production gets membership here), because the app sets `role=engage_app` on connect.
+GRANT_APP_ROLE_TO_OWNER = f"GRANT {APP_ROLE} TO CURRENT_USER"
+
 
 def tenant_rls(table: str, column: str = "tenant_id") -> list[str]:
     """Statements that hide every row of `table` whose `column` is not the transaction's tenant,
