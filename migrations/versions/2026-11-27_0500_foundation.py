@@ -75,7 +75,7 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.Column("last_login_at", TS, nullable=True),
-        sa.Column("password_changed_at", TS, nullable=False),
+        sa.Column("sessions_revoked_at", TS, nullable=False),
         _tenant_fk("users"),
         sa.ForeignKeyConstraint(
             ["tenant_id", "team_id"],

@@ -1,11 +1,13 @@
 """The `engage` command. Every command that creates something prints it as JSON on stdout;
-errors go to stderr as RFC 7807-shaped JSON with a non-zero exit status."""
+errors go to stderr as RFC 7807-shaped JSON with a non-zero exit status, and so do the logs, so that stdout
+holds nothing but what the command prints."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -14,9 +16,10 @@ from typing import Any
 import uvicorn
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from uvicorn.config import STARTUP_FAILURE
 
 from engage.bench import BENCHMARKS
-from engage.config import InsecureSecretError, Settings
+from engage.config import InsecureSecretError, Settings, require_secure_jwt
 from engage.core.clock import Clock, isoformat_z
 from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.errors import NotFound, ProblemError, problem_type
@@ -56,6 +59,10 @@ def _print_demo(demo: Demo, settings: Settings) -> None:
 
 
 def _serve(settings: Settings, *, demo: bool) -> int:
+    # Refuse an insecure secret here, as a problem on stderr; inside the lifespan it would only surface as
+    # uvicorn's "Application startup failed" with a traceback.
+    settings = require_secure_jwt(settings)
+
     async def on_ready(runtime: Runtime) -> None:
         if demo:
             seeded = await seed_demo(
@@ -64,8 +71,17 @@ def _serve(settings: Settings, *, demo: bool) -> int:
             _print_demo(seeded, settings)
 
     app = create_app(settings, on_ready=on_ready)
-    uvicorn.run(app, host=settings.api.host, port=settings.api.port, log_config=None, access_log=False)
-    return 0
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.api.host, port=settings.api.port, log_config=None, access_log=False)
+    )
+    # After a graceful shutdown uvicorn re-raises the signal that asked for it, under the handler that was in
+    # place before it started: with the default ones a clean stop would end as "killed by SIGTERM" (status
+    # 143) or a KeyboardInterrupt. These handlers make that re-raise a no-op, and a signal that arrives before
+    # uvicorn installs its own still asks for shutdown.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, lambda _signum, _frame: setattr(server, "should_exit", True))
+    server.run()
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def _with_sessions(
@@ -206,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _validation_detail(exc: ValidationError) -> str:
+    """What is wrong, field by field, without the values: pydantic's own message repeats each input, and
+    an input may be a password (`engage user create --password`) or a secret from the environment."""
+    problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    return "; ".join(f"{'.'.join(str(part) for part in e['loc']) or exc.title}: {e['msg']}" for e in problems)
+
+
 def _fail(status: int, slug: str, title: str, detail: str) -> int:
     body = {"type": problem_type(slug), "title": title, "status": status, "detail": detail}
     print(json.dumps(body, ensure_ascii=False), file=sys.stderr)
@@ -217,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        return _fail(400, "invalid-settings", "Invalid settings", str(exc))
+        return _fail(400, "invalid-settings", "Invalid settings", _validation_detail(exc))
+    # Logs go to stderr: stdout carries only what a command prints, so it can be piped into a parser.
     configure_logging(settings.log_level)
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     try:
@@ -225,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProblemError as exc:
         return _fail(exc.status, exc.slug, exc.title, exc.detail)
     except ValidationError as exc:
-        return _fail(400, "validation-error", "Invalid input", str(exc))
+        return _fail(400, "validation-error", "Invalid input", _validation_detail(exc))
     except InsecureSecretError as exc:
         return _fail(400, "insecure-jwt-secret", "Refusing to start", str(exc))
 

@@ -9,6 +9,7 @@ secret is never a placeholder unless demo mode generated it, and the simulator c
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import datetime
 from enum import StrEnum
@@ -79,7 +80,8 @@ class RateLimitSettings(BaseModel):
 class EslSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8021, ge=1, le=65535)
-    password: SecretStr = SecretStr("ClueCon")
+    # No default: FreeSWITCH ships "ClueCon", and a dialer must not assume an unchanged default password.
+    password: SecretStr | None = None
 
 
 class SimSettings(BaseModel):
@@ -160,11 +162,20 @@ def demo_jwt_secret(data_dir: Path) -> SecretStr:
     """The demo's own secret: generated once, kept (mode 0600) under the data dir so tokens survive restarts."""
     path = data_dir / "jwt-secret"
     if path.exists():
-        return SecretStr(path.read_text().strip())
+        kept = SecretStr(path.read_text().strip())
+        # A file left empty or edited by hand must not become the key: regenerate rather than sign with it.
+        if jwt_secret_problem(kept) is None:
+            return kept
     data_dir.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(value)
+    # Written to a new private file, then renamed over the old one: a crash leaves the old secret or the
+    # whole new one, never a half-written or world-readable file.
+    staging = path.with_name(path.name + ".new")
+    staging.unlink(missing_ok=True)
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(value)
+    os.replace(staging, path)
     return SecretStr(value)
 
 

@@ -4,6 +4,10 @@ transactions (it is the edge of its use case), as a job would.
 Invariants:
 - A failed login costs the same whether or not the email exists (a dummy argon2 verify), and the
   throttle counts failures per email whether or not it exists, so neither timing nor 429s reveal accounts.
+- Within one process, password checks for one email run one at a time: the throttle's check and its count
+  are two steps, so parallel guesses would otherwise all pass the check before the first failure is counted
+  (measured: 15 parallel wrong passwords got 15 checks with a limit of 5). Across API processes sharing
+  Redis, at most one extra check per process can slip past the limit.
 - A refresh token works once. Presenting a used one means it was copied: its whole family is revoked.
 """
 
@@ -12,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -43,6 +49,27 @@ class IssuedSession:
     user: User
 
 
+class _KeyedLocks:
+    """One asyncio lock per key, dropped once nobody holds or awaits it, so memory is bounded by the keys in use."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, waiters = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, waiters + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiters = self._locks[key]
+            if waiters == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, waiters - 1)
+
+
 @dataclass(frozen=True, slots=True)
 class Authenticator:
     sessions: async_sessionmaker[AsyncSession]
@@ -51,29 +78,13 @@ class Authenticator:
     jwt: JwtSettings
     login_limits: LoginSettings
     clock: Clock
+    _login_locks: _KeyedLocks = field(default_factory=_KeyedLocks, init=False, repr=False)
 
     async def login(self, email: str, password: str) -> IssuedSession:
         email = email.strip().lower()
         throttle_key = "login:" + hashlib.sha256(email.encode()).hexdigest()
-        window = await self.counter.current(throttle_key)
-        if window.count >= self.login_limits.max_failures:
-            RATE_LIMITED.labels("login").inc()
-            raise LoginThrottled(
-                f"Too many failed logins for this email; try again in {window.reset_seconds} s.",
-                headers={"Retry-After": str(window.reset_seconds)},
-            )
-        async with unscoped_transaction(self.sessions) as session:
-            found = await users.find_login(session, email)
-        user: User | None = None
-        if found is not None:
-            async with tenant_transaction(self.sessions, found[1]) as session:
-                user = await users.get_user(session, found[0])
-        password_hash = user.password_hash if user is not None and user.is_active else None
-        if not await asyncio.to_thread(verify_password, password_hash, password):
-            await self.counter.increment(throttle_key, self.login_limits.window_seconds)
-            log.info("auth.login_failed", email=email)
-            raise InvalidCredentials("Email or password is incorrect.")
-        assert user is not None
+        async with self._login_locks.hold(throttle_key):
+            user = await self._check_password(throttle_key, email, password)
         now = self.clock.now()
         async with tenant_transaction(self.sessions, user.tenant_id) as session:
             refresh = await self._mint_refresh(session, user, family_id=new_id(), now=now)
@@ -88,6 +99,30 @@ class Authenticator:
             expires_in=self.tokens.ttl_seconds,
             user=user,
         )
+
+    async def _check_password(self, throttle_key: str, email: str, password: str) -> User:
+        """The active user with this email and password; else a 401, or a 429 once the email is throttled."""
+        window = await self.counter.current(throttle_key)
+        if window.count >= self.login_limits.max_failures:
+            RATE_LIMITED.labels("login").inc()
+            raise LoginThrottled(
+                f"Too many failed logins for this email; try again in {window.reset_seconds} s.",
+                headers={"Retry-After": str(window.reset_seconds)},
+            )
+        async with unscoped_transaction(self.sessions) as session:
+            found = await users.find_login(session, email)
+        user: User | None = None
+        if found is not None:
+            async with tenant_transaction(self.sessions, found[1]) as session:
+                user = await users.get_user(session, found[0])
+        password_hash = user.password_hash if user is not None and user.is_active else None
+        # Verified even when there is no such user (against a dummy hash): a miss costs as much as a wrong password.
+        if not await asyncio.to_thread(verify_password, password_hash, password):
+            await self.counter.increment(throttle_key, self.login_limits.window_seconds)
+            log.info("auth.login_failed", email=email)
+            raise InvalidCredentials("Email or password is incorrect.")
+        assert user is not None
+        return user
 
     async def refresh(self, presented: str) -> IssuedSession:
         token_hash = hash_refresh_token(presented)
@@ -106,7 +141,7 @@ class Authenticator:
                 await repository.revoke_family(session, token.family_id, now)
             else:
                 user = await users.get_user(session, token.user_id)
-                if user is None or not user.is_active or token.issued_at < user.password_changed_at:
+                if user is None or not user.is_active or token.issued_at < user.sessions_revoked_at:
                     raise InvalidRefreshToken("The refresh token is no longer valid; log in again.")
                 token.used_at = now
                 issued = IssuedSession(

@@ -38,6 +38,10 @@ class EmbeddedPostgres:
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         existing = PostmasterInfo.read_from_pgdata(self.pgdata) if self.pgdata.is_dir() else None
         self.attached = existing is not None and existing.is_running()
+        # get_server() returns the handle it cached for this data dir in this process without checking that
+        # its postmaster still runs, which after stop() it does not: a later start() got the dead server's
+        # URL and pid. Dropping the cached handle makes the library look again (attach, or start) under its lock.
+        PostgresServer._instances.pop(self.pgdata, None)
         self._server = get_server(self.pgdata, cleanup_mode=None)
         info = self._server.get_postmaster_info()
         log.info("embedded_pg.started", pgdata=str(self.pgdata), pid=info.pid, attached=self.attached)

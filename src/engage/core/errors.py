@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 PROBLEM_BASE = "https://engage.broadnet.me/errors/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -140,6 +141,25 @@ def _status_slug(status: int) -> tuple[str, str]:
     }.get(status, ("http-error", "HTTP error"))
 
 
+# The methods a 405's `Allow` header may name.
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts on this path. Starlette's 405 names only the methods of the first route
+    whose path matches, but GET and POST on one path are two routes here; RFC 9110 §10.2.1 wants them all.
+    Each method is tried against the whole routing table, included routers too, as the router would."""
+    allowed: list[str] = []
+    for method in _HTTP_METHODS:
+        probe = {**request.scope, "method": method}
+        # FastAPI keeps routing bookkeeping in a nested dict; the probe gets its own copy.
+        if isinstance(probe.get("fastapi"), dict):
+            probe["fastapi"] = dict(probe["fastapi"])
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def internal_error_body(request_id: str) -> dict[str, object]:
     """The 500 body: no exception text, no stack trace; the request id ties it to the logs."""
     return {
@@ -154,6 +174,10 @@ def internal_error_body(request_id: str) -> dict[str, object]:
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
+        headers = dict(exc.headers)
+        if exc.status == 401:
+            # RFC 9110 §11.6.1: every 401 names the scheme that would be accepted.
+            headers.setdefault("WWW-Authenticate", "Bearer")
         return problem_response(
             request,
             status=exc.status,
@@ -161,7 +185,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             title=exc.title,
             detail=exc.detail,
             extra=exc.extra,
-            headers=exc.headers,
+            headers=headers,
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -174,7 +198,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 status=TenantInBody.status,
                 slug=TenantInBody.slug,
                 title=TenantInBody.title,
-                detail="The tenant is taken from your token; remove tenant_id from the request body.",
+                detail="The tenant is never taken from the request body; remove tenant_id.",
             )
         if any(e.get("type") == "json_invalid" for e in errors) or any(
             tuple(e.get("loc", ())) == ("body",) and e.get("type") in ("model_attributes_type", "dict_type")
@@ -202,17 +226,20 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         slug, title = _status_slug(exc.status_code)
         detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route matches {request.method} {request.url.path}."
-        elif exc.status_code == 405 and detail == "Method Not Allowed":
-            detail = f"{request.method} is not allowed on {request.url.path}."
+        elif exc.status_code == 405:
+            if detail == "Method Not Allowed":
+                detail = f"{request.method} is not allowed on {request.url.path}."
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
         return problem_response(
             request,
             status=exc.status_code,
             slug=slug,
             title=title,
             detail=detail,
-            headers=exc.headers,
+            headers=headers,
         )
 
     app.add_exception_handler(ProblemError, on_problem)

@@ -24,7 +24,11 @@ from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 log = structlog.get_logger("engage.http")
 
 # A caller may pass its own id (a load balancer's trace id); anything else is replaced.
-_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+# (`fullmatch`: with `match` and `$`, an id ending in a newline would pass and split the log line.)
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+# Metric labels take the method only from this set: any token is a valid HTTP method, and a label value per
+# invented method would grow the metrics without bound.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class _BodyTooLarge(HTTPException):
@@ -52,7 +56,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _CLIENT_REQUEST_ID.match(incoming) else str(new_id())
+        request_id = incoming if incoming and _CLIENT_REQUEST_ID.fullmatch(incoming) else str(new_id())
         state: MutableMapping[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
@@ -103,8 +107,9 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             status = int(status_holder["status"])
-            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
+            method = scope["method"] if scope["method"] in _KNOWN_METHODS else "other"
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            HTTP_LATENCY.labels(method, template).observe(elapsed)
             log.info(
                 "request.completed",
                 method=scope["method"],

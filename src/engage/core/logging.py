@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Mapping, MutableMapping
+from typing import Any, TextIO
 
 import structlog
 
@@ -18,6 +18,8 @@ _SECRET_KEYS = re.compile(r"(password|secret|token|authorization|api_key|cookie)
 # Keys whose values are phone numbers: shown with the middle digits hidden.
 _PHONE_KEYS = re.compile(r"(phone|destination|caller_id|msisdn|number)", re.IGNORECASE)
 _EMAIL_KEYS = re.compile(r"email", re.IGNORECASE)
+# An int under five digits under a phone-ish key is a count or an attempt number, not something to dial.
+_SHORTEST_DIALLABLE = 10_000
 
 
 def mask_phone(value: str) -> str:
@@ -39,11 +41,24 @@ def mask_email(value: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+def _phone_like(value: object) -> bool:
+    """A string, or an int long enough to be a number someone could dial (a small count stays readable)."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _SHORTEST_DIALLABLE
+
+
 def _mask(value: object, key: str) -> object:
+    # Containers are walked: `payload={"phone": ...}` or `phones=[...]` must not slip through because the
+    # sensitive value sits one level down, and a number passed as an int is still a phone number.
     if _SECRET_KEYS.search(key):
         return "[masked]"
-    if isinstance(value, str) and _PHONE_KEYS.search(key):
-        return mask_phone(value)
+    if isinstance(value, Mapping):
+        return {k: _mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask(v, key) for v in value]
+    if _PHONE_KEYS.search(key) and _phone_like(value):
+        return mask_phone(str(value))
     if isinstance(value, str) and _EMAIL_KEYS.search(key):
         return mask_email(value)
     return value
@@ -57,8 +72,9 @@ def mask_sensitive(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stdout; stdlib loggers (uvicorn, sqlalchemy) routed through the same renderer."""
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """JSON lines on stderr (stdout is left to what a command prints, such as the JSON of a created
+    object); stdlib loggers (uvicorn, sqlalchemy) are routed through the same renderer."""
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -80,7 +96,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -41,7 +41,14 @@ def encode_cursor(last_id: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# A cursor this API issues is 60 characters. Anything much longer is refused before decoding: it bounds
+# the work, and a deeply nested JSON payload would otherwise raise RecursionError in `json.loads` (a 500).
+MAX_CURSOR_LENGTH = 128
+
+
 def decode_cursor(cursor: str) -> uuid.UUID:
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("The cursor is not one this API issued; start again without it.")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -59,8 +66,11 @@ class PageParams:
 def page_params(*, default: int, maximum: int) -> Callable[..., PageParams]:
     """A FastAPI dependency reading `limit` and `cursor` with this endpoint's default and maximum."""
 
+    # `limit`'s Query is the default value, not inside `Annotated`: annotations are postponed strings here
+    # (`from __future__ import annotations`), and FastAPI resolves them against module globals, where the
+    # closure's `default` and `maximum` do not exist; every `?limit=` then failed as a 500.
     def dependency(
-        limit: Annotated[int, Query(description=f"Page size (default {default}, max {maximum})")] = default,
+        limit: int = Query(default, description=f"Page size (default {default}, max {maximum})"),
         cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
     ) -> PageParams:
         if limit < 1 or limit > maximum:

@@ -4,7 +4,7 @@ A counter window opens at a key's first hit and lasts `window_seconds`; the coun
 come back together from one atomic step. In process (`InMemoryCounter`) when `ENGAGE_REDIS_URL` is
 unset; in Redis (`RedisCounter`, one Lua script, so several API processes share the count) when set.
 If Redis fails, the Redis counter keeps limiting with a local counter instead of letting everything
-through, and logs the failure.
+through, logs the failure, and leaves Redis alone for `REDIS_RETRY_SECONDS` before trying it again.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 log = structlog.get_logger("engage.ratelimit")
@@ -36,6 +36,12 @@ class Counter(Protocol):
     async def close(self) -> None: ...
 
 
+def _seconds_left(ends_at: float, now: float) -> int:
+    """Whole seconds until `ends_at`, at least 1. Rounded to the millisecond first: `(now + 60) - now` is
+    60.000000000007 for some float `now`, which `ceil` would report as 61."""
+    return max(1, math.ceil(round(ends_at - now, 3)))
+
+
 class InMemoryCounter:
     # Expired windows are swept every this many increments, keeping memory bounded by live keys.
     _SWEEP_EVERY = 1024
@@ -53,14 +59,14 @@ class InMemoryCounter:
             count, ends_at = 0, now + window_seconds
         count += 1
         self._windows[key] = (count, ends_at)
-        return WindowCount(count, max(1, math.ceil(ends_at - now)))
+        return WindowCount(count, _seconds_left(ends_at, now))
 
     async def current(self, key: str) -> WindowCount:
         now = self._monotonic()
         count, ends_at = self._windows.get(key, (0, 0.0))
         if ends_at <= now:
             return WindowCount(0, 0)
-        return WindowCount(count, max(1, math.ceil(ends_at - now)))
+        return WindowCount(count, _seconds_left(ends_at, now))
 
     async def close(self) -> None:
         self._windows.clear()
@@ -86,29 +92,62 @@ return {count, ttl}
 """
 
 
+# Every Redis wait (connect, reply, a free pooled connection) is bounded by this: the limiter must never be
+# what makes a request slow.
+_REDIS_TIMEOUT_SECONDS = 1.0
+_REDIS_CONNECTIONS = 64
+# After a Redis failure the local counter serves alone for this long before Redis is tried again: a hung
+# Redis would otherwise add the full socket timeout (1 s) to every request and log an error for each.
+REDIS_RETRY_SECONDS = 5.0
+
+
 class RedisCounter:
-    def __init__(self, url: str, *, prefix: str = "engage:counter:") -> None:
-        self._redis: Redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "engage:counter:",
+        retry_seconds: float = REDIS_RETRY_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        # A blocking pool: redis-py's default pool refuses the 101st concurrent command ("Too many
+        # connections"), which would send a burst of requests to the local fallback; this one makes them
+        # wait their turn (a script runs in well under a millisecond) and fails only when Redis is stuck.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=_REDIS_CONNECTIONS,
+            timeout=_REDIS_TIMEOUT_SECONDS,
+            socket_timeout=_REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=_REDIS_TIMEOUT_SECONDS,
+        )
+        self._redis: Redis = Redis.from_pool(pool)
         self._prefix = prefix
         self._script = self._redis.register_script(_INCREMENT)
-        self._fallback = InMemoryCounter()
+        self._fallback = InMemoryCounter(monotonic)
+        self._retry_seconds = retry_seconds
+        self._monotonic = monotonic
+        self._skip_redis_until = -math.inf
 
     async def increment(self, key: str, window_seconds: int) -> WindowCount:
+        if self._monotonic() < self._skip_redis_until:
+            return await self._fallback.increment(key, window_seconds)
         try:
             count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window_seconds * 1000])
         except (RedisError, OSError) as exc:
-            log.error("ratelimit.redis_failed", error=str(exc))
+            self._redis_failed(exc)
             return await self._fallback.increment(key, window_seconds)
         return WindowCount(int(count), max(1, math.ceil(int(ttl_ms) / 1000)))
 
     async def current(self, key: str) -> WindowCount:
+        if self._monotonic() < self._skip_redis_until:
+            return await self._fallback.current(key)
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.get(self._prefix + key)
                 pipe.pttl(self._prefix + key)
                 raw, ttl_ms = await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.error("ratelimit.redis_failed", error=str(exc))
+            self._redis_failed(exc)
             return await self._fallback.current(key)
         if raw is None or int(ttl_ms) <= 0:
             return WindowCount(0, 0)
@@ -116,6 +155,10 @@ class RedisCounter:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+    def _redis_failed(self, exc: Exception) -> None:
+        log.error("ratelimit.redis_failed", error=str(exc), retry_in_seconds=self._retry_seconds)
+        self._skip_redis_until = self._monotonic() + self._retry_seconds
 
 
 def create_counter(redis_url: str | None) -> Counter:

@@ -1,7 +1,8 @@
 """Password hashing (argon2id), access tokens (JWT) and opaque refresh tokens.
 
 Invariants: only the configured JWT algorithm is accepted (so `alg: none` and algorithm confusion fail);
-refresh tokens are random and stored only as their SHA-256.
+every required claim must be present and of its type (so a token with a bad claim is refused as invalid,
+never a 500); refresh tokens are random and stored only as their SHA-256.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -18,21 +20,32 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from .ids import new_id
 
-# argon2-cffi's defaults follow RFC 9106's second recommended option (64 MiB, t=3, p=4).
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so a miss costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+class _PasswordHashing:
+    # argon2-cffi's defaults follow RFC 9106's second recommended option (64 MiB, t=3, p=4).
+    hasher = PasswordHasher()
+    # Verified against when the email is unknown, so a miss costs as much time as a wrong password.
+    dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+
+
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Change the cost of new hashes (the test suite uses argon2's cheapest profile). Every hash carries its
+    own parameters, so hashes made before still verify."""
+    _PasswordHashing.hasher = hasher
+    _PasswordHashing.dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+
 
 REQUIRED_CLAIMS = ("sub", "tenant_id", "role", "exp", "iat", "jti")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _PasswordHashing.hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    hashing = _PasswordHashing
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hashing.hasher.verify(password_hash or hashing.dummy_hash, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -76,22 +89,46 @@ class TokenCodec:
                 algorithms=[self._algorithm],
                 options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
             )
-            # Expiry is checked against the injected clock, not the wall clock, so the simulator's
-            # shifted time and tests agree with what tokens say.
-            expires_at = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
-            issued_at = datetime.fromtimestamp(int(claims["iat"]), tz=now.tzinfo)
-            if expires_at <= now:
-                raise InvalidToken("token expired")
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        expires_at = _numeric_date(claims, "exp")
+        issued_at = _numeric_date(claims, "iat")
+        # Expiry is checked against the injected clock, not the wall clock, so the simulator's
+        # shifted time and tests agree with what tokens say.
+        if expires_at <= now:
+            raise InvalidToken("token expired")
+        try:
             return AccessClaims(
-                user_id=uuid.UUID(str(claims["sub"])),
-                tenant_id=uuid.UUID(str(claims["tenant_id"])),
-                role=str(claims["role"]),
+                user_id=uuid.UUID(_text(claims, "sub")),
+                tenant_id=uuid.UUID(_text(claims, "tenant_id")),
+                role=_text(claims, "role"),
                 issued_at=issued_at,
                 expires_at=expires_at,
-                token_id=uuid.UUID(str(claims["jti"])),
+                token_id=uuid.UUID(_text(claims, "jti")),
             )
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        except ValueError as exc:
             raise InvalidToken(str(exc)) from exc
+
+
+# The last second `datetime` can hold (9999-12-31T23:59:59Z). A signed claim past it would otherwise raise
+# OverflowError from `fromtimestamp`, a 500 instead of a 401.
+_MAX_NUMERIC_DATE = 253_402_300_799
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> datetime:
+    """An RFC 7519 NumericDate claim: a JSON integer of seconds since the epoch (we issue no fractions).
+    Strings and booleans are refused, though `int()` would take them."""
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_NUMERIC_DATE:
+        raise InvalidToken(f"{name} is not a NumericDate")
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _text(claims: dict[str, Any], name: str) -> str:
+    value = claims[name]
+    if not isinstance(value, str):
+        raise InvalidToken(f"{name} is not a string")
+    return value
 
 
 def new_refresh_token() -> str:

@@ -45,5 +45,6 @@ class User(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
-    # Refresh tokens issued before this instant are dead: a password change signs every session out.
-    password_changed_at: Mapped[datetime]
+    # Refresh tokens issued before this instant are dead: a password change or a deactivation signs every
+    # session out (and a later reactivation does not bring those sessions back).
+    sessions_revoked_at: Mapped[datetime]

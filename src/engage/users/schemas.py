@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from engage.core.principal import Role
 from engage.core.schemas import ReadModel, StrictModel
@@ -16,7 +16,9 @@ Email = Annotated[
 ]
 # 12+ characters (NIST SP 800-63B allows 8; contact-centre accounts reach call recordings, so more);
 # the upper bound keeps argon2 from being fed megabytes.
-Password = Annotated[str, StringConstraints(min_length=12, max_length=256)]
+# Kept exactly as typed: `StrictModel` strips every string, but login (auth.schemas) does not, so a
+# stripped password with surrounding spaces could never be typed in again.
+Password = Annotated[str, StringConstraints(min_length=12, max_length=256, strip_whitespace=False)]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 SipUser = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 TeamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -31,9 +33,6 @@ class UserCreate(StrictModel):
     team_id: uuid.UUID | None = None
 
 
-CLEARABLE_USER_FIELDS = frozenset({"sip_user", "team_id"})
-
-
 class UserUpdate(StrictModel):
     """Only the fields sent change; `sip_user` and `team_id` may be set to null to clear them."""
 
@@ -44,12 +43,14 @@ class UserUpdate(StrictModel):
     team_id: uuid.UUID | None = None
     is_active: bool | None = None
 
-    @model_validator(mode="after")
-    def _only_clearable_fields_may_be_null(self) -> UserUpdate:
-        for name in self.model_fields_set - CLEARABLE_USER_FIELDS:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    # A field validator (not a model validator) so that the 400 names each offending field in `errors`.
+    # It runs only for fields that were sent, never on the defaults.
+    @field_validator("full_name", "role", "password", "is_active")
+    @classmethod
+    def _only_clearable_fields_may_be_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null")
+        return value
 
 
 class UserRead(ReadModel):

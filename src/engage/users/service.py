@@ -62,7 +62,7 @@ async def create_user(session: AsyncSession, tenant_id: uuid.UUID, data: UserCre
         created_at=now,
         updated_at=now,
         last_login_at=None,
-        password_changed_at=now,
+        sessions_revoked_at=now,
     )
     try:
         return await repository.add_user(session, user)
@@ -95,23 +95,29 @@ async def update_user(
 ) -> User:
     user = await get_user(session, user_id)
     changes = data.model_dump(exclude_unset=True)
+    # Read before the flush: a failed flush rolls the transaction back and expires `user`, so reading
+    # `user.sip_user` afterwards would try to reload it and fail (a 500 instead of the 409).
+    sip_user = changes.get("sip_user", user.sip_user)
     if user.id == actor.user_id and (
         changes.get("is_active") is False or ("role" in changes and changes["role"] != Role.admin)
     ):
         raise SelfLockout("You cannot deactivate yourself or remove your own admin role.")
     if "team_id" in changes:
         await _check_team(session, changes["team_id"])
+    new_password = changes.pop("password", None)
+    if new_password is not None:
+        user.password_hash = await asyncio.to_thread(hash_password, new_password)
+    # Read after the (slow) hash, so a login that completed with the old password meanwhile is revoked too.
     now = clock.now()
-    if "password" in changes:
-        user.password_hash = await asyncio.to_thread(hash_password, changes.pop("password"))
-        user.password_changed_at = now
+    if new_password is not None or changes.get("is_active") is False:
+        user.sessions_revoked_at = now
     for name, value in changes.items():
         setattr(user, name, value.value if isinstance(value, Role) else value)
     user.updated_at = now
     try:
         await repository.flush(session)
     except IntegrityError as exc:
-        raise _uniqueness_problem(exc, sip_user=user.sip_user) from exc
+        raise _uniqueness_problem(exc, sip_user=sip_user) from exc
     return user
 
 
