@@ -12,14 +12,17 @@ import asyncio
 import os
 import secrets
 import shutil
+import socket
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from argon2 import PasswordHasher, profiles
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -33,12 +36,15 @@ from engage.core.db import (
     with_database,
 )
 from engage.core.embedded_pg import EmbeddedPostgres
+from engage.core.principal import Role
 from engage.core.ratelimit import InMemoryCounter
 from engage.core.runtime import Runtime
-from engage.core.security import TokenCodec
+from engage.core.security import TokenCodec, use_password_hasher
 from engage.main import create_app
 from engage.migrate import migrate
+from engage.tenancy.models import Tenant
 from engage.tenancy.service import RateLimitCache
+from engage.users.models import User
 
 from .factories import Factory
 
@@ -54,6 +60,13 @@ async def _answers(url: str) -> bool:
         return False
     await connection.close()
     return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> None:
+    """argon2's cheapest profile for the run: production cost (64 MiB, t=3) took ~0.5 s a hash here, and
+    almost every test creates users. The hashing code path is the same; only its parameters differ."""
+    use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(scope="session")
@@ -135,14 +148,45 @@ def runtime(
     )
 
 
+ClientFor = Callable[[FastAPI], httpx.AsyncClient]
+
+
 @pytest.fixture
-async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, runtime=runtime)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://engage.test") as client:
+def client_for() -> ClientFor:
+    """An httpx client over an app the test built itself (`async with client_for(app) as client:`)."""
+
+    def build(app: FastAPI) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        return httpx.AsyncClient(transport=transport, base_url="http://engage.test")
+
+    return build
+
+
+@pytest.fixture
+async def client(settings: Settings, runtime: Runtime, client_for: ClientFor) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(create_app(settings, runtime=runtime)) as client:
         yield client
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 @pytest.fixture
 def factory(runtime: Runtime) -> Factory:
     return Factory(runtime)
+
+
+@pytest.fixture
+async def tenant(factory: Factory) -> Tenant:
+    return await factory.tenant(name="Acme")
+
+
+@pytest.fixture
+async def admin(factory: Factory, tenant: Tenant) -> User:
+    return await factory.user(tenant, Role.admin)

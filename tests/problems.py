@@ -1,0 +1,70 @@
+"""The one check of an RFC 7807 response, shared by every API test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+PROBLEM_BASE = "https://engage.broadnet.me/errors/"
+
+# The contract: each problem type and the title it always carries.
+TITLES = {
+    "validation-error": "Request validation failed",
+    "malformed-json": "Malformed JSON",
+    "tenant-id-not-allowed": "tenant_id is not accepted in the body",
+    "unauthorized": "Unauthorized",
+    "forbidden": "Forbidden",
+    "not-found": "Not found",
+    "method-not-allowed": "Method not allowed",
+    "payload-too-large": "Payload too large",
+    "rate-limited": "Too many requests",
+    "internal-error": "Internal server error",
+    "invalid-credentials": "Invalid credentials",
+    "invalid-refresh-token": "Invalid refresh token",
+    "login-throttled": "Too many failed logins",
+    "user-not-found": "User not found",
+    "unknown-team": "Unknown team",
+    "email-taken": "Email already in use",
+    "sip-user-taken": "SIP user already in use",
+    "team-name-taken": "Team name already in use",
+    "self-lockout": "You cannot lock yourself out",
+    "invalid-cursor": "Invalid cursor",
+}
+
+# The seed's 401 body for a failed login, word for word ("Authentication", POST /v1/auth/login).
+SEED_INVALID_CREDENTIALS = {
+    "type": "https://engage.broadnet.me/errors/invalid-credentials",
+    "title": "Invalid credentials",
+    "status": 401,
+    "detail": "Email or password is incorrect.",
+}
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    """Assert `response` is the problem `slug` with `status`, rendered in full (media type, the five
+    members, its fixed title, `instance` equal to `X-Request-ID`); return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEM_BASE + slug
+    assert isinstance(body["title"], str)
+    assert body["title"]
+    if slug in TITLES:
+        assert body["title"] == TITLES[slug]
+    assert body["status"] == status
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert body["instance"]
+    assert body["instance"] == response.headers["x-request-id"]
+    return body
+
+
+def without_instance(body: dict[str, Any]) -> dict[str, Any]:
+    """A problem body minus its per-request `instance`, for comparing two responses."""
+    return {key: value for key, value in body.items() if key != "instance"}
+
+
+def error_fields(body: dict[str, Any]) -> set[str]:
+    """The fields a validation problem names in `errors`."""
+    return {error["field"] for error in body["errors"]}
