@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from engage.agents.models import AgentState
 from engage.auth.models import RefreshToken
+from engage.campaigns.models import Campaign, CampaignAgent
+from engage.cli_groups.models import CliGroup, CliNumber
+from engage.contacts.models import Contact
 from engage.core.db import Base
 from engage.core.outbox import OutboxEvent
+from engage.dnc.models import DncEntry
 from engage.tenancy.models import Tenant
 from engage.users.models import Team, User
 
 metadata = Base.metadata
 
-__all__ = ["OutboxEvent", "RefreshToken", "Team", "Tenant", "User", "metadata"]
+__all__ = [
+    "AgentState",
+    "Campaign",
+    "CampaignAgent",
+    "CliGroup",
+    "CliNumber",
+    "Contact",
+    "DncEntry",
+    "OutboxEvent",
+    "RefreshToken",
+    "Team",
+    "Tenant",
+    "User",
+    "metadata",
+]

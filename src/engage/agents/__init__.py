@@ -1,0 +1,1 @@
+"""Agent availability: each agent's state, since when and why."""

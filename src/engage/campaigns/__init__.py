@@ -1,0 +1,1 @@
+"""Campaigns: dialing settings, the draft → active ↔ paused → completed lifecycle, assigned agents."""

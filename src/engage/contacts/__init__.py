@@ -1,0 +1,1 @@
+"""Contacts: the numbers a campaign dials, their upload, listing and search."""

@@ -1,0 +1,38 @@
+"""`contacts`. `search_text` is computed by PostgreSQL (engage_contact_search_text) and indexed for
+trigram and full-text search; a BEFORE INSERT trigger stores a number on the tenant DNC list as `dnc`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Computed, ForeignKeyConstraint, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engage.core.db import Base
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone"),
+        ForeignKeyConstraint(["tenant_id", "campaign_id"], ["campaigns.tenant_id", "campaigns.id"]),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID]
+    campaign_id: Mapped[uuid.UUID]
+    phone: Mapped[str] = mapped_column(String(16))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    custom_fields: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int]
+    last_call_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    search_text: Mapped[str | None] = mapped_column(
+        Text, Computed("engage_contact_search_text(first_name, last_name, phone, custom_fields)", persisted=True)
+    )
