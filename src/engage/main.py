@@ -16,9 +16,13 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage import __version__
+from engage.agents.api import router as agents_router
 from engage.auth.api import router as auth_router
 from engage.auth.service import Authenticator
+from engage.campaigns.api import router as campaigns_router
+from engage.cli_groups.api import router as cli_groups_router
 from engage.config import Settings, require_secure_jwt
+from engage.contacts.api import router as contacts_router
 from engage.core.clock import Clock, ShiftedClock, SystemClock
 from engage.core.db import create_database_if_missing, create_engine, session_factory, with_database
 from engage.core.embedded_pg import EmbeddedPostgres
@@ -27,6 +31,7 @@ from engage.core.http import RequestContextMiddleware
 from engage.core.ratelimit import create_counter
 from engage.core.runtime import Runtime
 from engage.core.security import TokenCodec
+from engage.dnc.api import router as dnc_router
 from engage.migrate import migrate
 from engage.ops.api import router as ops_router
 from engage.tenancy.service import RateLimitCache
@@ -141,6 +146,11 @@ def create_app(
     app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(users_router)
+    app.include_router(cli_groups_router)
+    app.include_router(campaigns_router)
+    app.include_router(contacts_router)
+    app.include_router(agents_router)
+    app.include_router(dnc_router)
     if runtime is not None:
         _bind(app, runtime)
     return app

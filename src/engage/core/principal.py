@@ -22,11 +22,38 @@ class Permission(StrEnum):
     users_write = "users:write"
     teams_read = "teams:read"
     teams_write = "teams:write"
+    cli_groups_read = "cli_groups:read"
+    cli_groups_write = "cli_groups:write"
+    campaigns_read = "campaigns:read"
+    campaigns_write = "campaigns:write"
+    contacts_read = "contacts:read"
+    contacts_write = "contacts:write"
+    agents_read = "agents:read"
+    # An agent changing its own availability; `agents_state_manage` is changing anyone's.
+    agents_state_self = "agents:state:self"
+    agents_state_manage = "agents:state:manage"
+    dnc_read = "dnc:read"
+    dnc_write = "dnc:write"
+    dnc_delete = "dnc:delete"
 
 
+_AGENT = frozenset({Permission.campaigns_read, Permission.contacts_read, Permission.agents_state_self})
+_SUPERVISOR = _AGENT | {
+    Permission.teams_read,
+    Permission.cli_groups_read,
+    Permission.campaigns_write,
+    Permission.contacts_write,
+    Permission.agents_read,
+    Permission.agents_state_manage,
+    Permission.dnc_read,
+    Permission.dnc_write,
+}
+
+# Admins alone manage users, teams and caller IDs (the numbers a tenant may present are a compliance matter)
+# and remove numbers from the DNC list.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.agent: frozenset(),
-    Role.supervisor: frozenset({Permission.teams_read}),
+    Role.agent: _AGENT,
+    Role.supervisor: _SUPERVISOR,
     Role.admin: frozenset(Permission),
 }
 

@@ -1,0 +1,7 @@
+"""Routes of the contacts domain (issue 3)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["contacts"])
