@@ -1,0 +1,234 @@
+"""Wire format of /v1/campaigns: the seed's fields and defaults plus DESIGN.md §2's `wrap_up_seconds`,
+`abandon_rate_target` and `calling_window`; the transition bodies of start, pause and complete; assigned agents.
+
+Rates and ratios are stored as NUMERIC (exact to two decimals) and sent as JSON numbers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+
+from engage.core.schemas import ReadModel, StrictModel
+
+from .models import Campaign
+
+
+class CampaignStatus(StrEnum):
+    draft = "draft"
+    active = "active"
+    paused = "paused"
+    completed = "completed"
+
+
+class DialingMode(StrEnum):
+    preview = "preview"
+    progressive = "progressive"
+    power = "power"
+    predictive = "predictive"
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    # `localtime` and `Factory` are files in the system zone folder, not IANA zone names.
+    return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
+def _iana_zone(value: str) -> str:
+    if value not in _iana_zones():
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Dubai)")
+    return value
+
+
+CampaignName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MaxAttempts = Annotated[int, Field(ge=1, le=20)]
+# Upper bounds keep values inside the INTEGER columns and inside reason: a retry a week later, a wrap-up of
+# an hour, are already far beyond any contact centre's practice.
+RetryDelayMinutes = Annotated[int, Field(ge=1, le=10_080)]
+WrapUpSeconds = Annotated[int, Field(ge=1, le=3_600)]
+# NUMERIC(4, 2) and NUMERIC(5, 2) columns: more than two decimals would be rounded silently, so they are refused.
+DialRatio = Annotated[Decimal, Field(ge=Decimal("1.0"), le=Decimal("5.0"), decimal_places=2)]
+AbandonRateTarget = Annotated[Decimal, Field(gt=Decimal(0), le=Decimal(100), decimal_places=2)]
+Timezone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_iana_zone)]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class CallingWindow(StrictModel):
+    """Local to the callee (`HH:MM`, 24 h), intersected with the legal calling hours by the compliance gate."""
+
+    start: ClockTime = Field(examples=["09:00"])
+    end: ClockTime = Field(examples=["18:00"])
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> CallingWindow:
+        # Legal calling hours never span midnight in the jurisdictions served, so neither may the window.
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+    @classmethod
+    def of(cls, start: time | None, end: time | None) -> CallingWindow | None:
+        if start is None or end is None:
+            return None
+        return cls(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"))
+
+    def times(self) -> tuple[time, time]:
+        return time.fromisoformat(self.start), time.fromisoformat(self.end)
+
+
+class CampaignCreate(StrictModel):
+    name: CampaignName = Field(examples=["Q3 Insurance Renewal"])
+    dialing_mode: DialingMode = Field(examples=["progressive"])
+    cli_group_id: uuid.UUID
+    max_attempts: MaxAttempts = 3
+    retry_delay_minutes: RetryDelayMinutes = 60
+    dial_ratio: DialRatio = Decimal("1.5")
+    timezone: Timezone = "Asia/Dubai"
+    wrap_up_seconds: WrapUpSeconds = 15
+    abandon_rate_target: AbandonRateTarget = Decimal("3.0")
+    # None: the legal calling hours alone decide.
+    calling_window: CallingWindow | None = None
+
+
+class CampaignUpdate(StrictModel):
+    """Only the fields sent change; `calling_window` may be set to null to remove it."""
+
+    name: CampaignName | None = None
+    dialing_mode: DialingMode | None = None
+    cli_group_id: uuid.UUID | None = None
+    max_attempts: MaxAttempts | None = None
+    retry_delay_minutes: RetryDelayMinutes | None = None
+    dial_ratio: DialRatio | None = None
+    timezone: Timezone | None = None
+    wrap_up_seconds: WrapUpSeconds | None = None
+    abandon_rate_target: AbandonRateTarget | None = None
+    calling_window: CallingWindow | None = None
+
+    # A field validator (not a model validator) so that the 400 names each offending field in `errors`.
+    @field_validator(
+        "name",
+        "dialing_mode",
+        "cli_group_id",
+        "max_attempts",
+        "retry_delay_minutes",
+        "dial_ratio",
+        "timezone",
+        "wrap_up_seconds",
+        "abandon_rate_target",
+        mode="before",
+    )
+    @classmethod
+    def _only_calling_window_may_be_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignCounters:
+    """The seed's live counters of a campaign, computed from its stored contacts (and, later, calls)."""
+
+    total_contacts: int = 0
+    contacted: int = 0
+    connected: int = 0
+    abandon_rate: float = 0.0
+
+
+class CampaignRead(ReadModel):
+    id: uuid.UUID
+    name: str
+    status: CampaignStatus
+    dialing_mode: DialingMode
+    cli_group_id: uuid.UUID
+    max_attempts: int
+    retry_delay_minutes: int
+    dial_ratio: float
+    timezone: str
+    wrap_up_seconds: int
+    abandon_rate_target: float
+    calling_window: CallingWindow | None
+    total_contacts: int
+    contacted: int = Field(description="Contacts dialled at least once")
+    connected: int = Field(description="Contacts that reached an agent (status connected or completed)")
+    abandon_rate: float = Field(description="Percent of answered calls abandoned")
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    paused_at: datetime | None
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, campaign: Campaign, counters: CampaignCounters) -> CampaignRead:
+        return cls(
+            id=campaign.id,
+            name=campaign.name,
+            status=CampaignStatus(campaign.status),
+            dialing_mode=DialingMode(campaign.dialing_mode),
+            cli_group_id=campaign.cli_group_id,
+            max_attempts=campaign.max_attempts,
+            retry_delay_minutes=campaign.retry_delay_minutes,
+            dial_ratio=float(campaign.dial_ratio),
+            timezone=campaign.timezone,
+            wrap_up_seconds=campaign.wrap_up_seconds,
+            abandon_rate_target=float(campaign.abandon_rate_target),
+            calling_window=CallingWindow.of(campaign.calling_window_start, campaign.calling_window_end),
+            total_contacts=counters.total_contacts,
+            contacted=counters.contacted,
+            connected=counters.connected,
+            abandon_rate=counters.abandon_rate,
+            created_at=campaign.created_at,
+            updated_at=campaign.updated_at,
+            started_at=campaign.started_at,
+            paused_at=campaign.paused_at,
+            completed_at=campaign.completed_at,
+        )
+
+
+class CampaignStarted(ReadModel):
+    id: uuid.UUID
+    status: CampaignStatus
+    started_at: datetime
+    message: str = "Campaign dialing started."
+
+
+class CampaignPaused(ReadModel):
+    id: uuid.UUID
+    status: CampaignStatus
+    paused_at: datetime
+
+
+class CampaignCompleted(ReadModel):
+    id: uuid.UUID
+    status: CampaignStatus
+    completed_at: datetime
+
+
+# Enough for the largest floor one campaign dials with; bounds the work of one request.
+MAX_AGENTS_PER_REQUEST = 500
+
+
+class CampaignAgentsAssign(StrictModel):
+    agent_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_AGENTS_PER_REQUEST)
+
+
+class CampaignAgentRead(ReadModel):
+    id: uuid.UUID
+    full_name: str
+    email: str
+    assigned_at: datetime
+
+
+class CampaignAgentsAssigned(ReadModel):
+    """The agents the request named, each with when it was first assigned; `added` counts the new ones."""
+
+    added: int
+    already_assigned: int
+    items: list[CampaignAgentRead]
