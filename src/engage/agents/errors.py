@@ -1,0 +1,21 @@
+"""Problems of the agents domain."""
+
+from __future__ import annotations
+
+from engage.core.errors import Forbidden, NotFound
+
+
+class AgentNotFound(NotFound):
+    """No active user with role agent of the caller's tenant has this id (another tenant's agent, a
+    supervisor or admin, a deactivated agent and an unknown id all look the same)."""
+
+    slug = "agent-not-found"
+    title = "Agent not found"
+
+
+class NotAnAgent(Forbidden):
+    """POST /v1/agents/me/state by a caller who has no availability of their own (a supervisor or admin,
+    or an agent whose account was deactivated while the token was still valid)."""
+
+    slug = "not-an-agent"
+    title = "Caller is not an agent"

@@ -1,0 +1,156 @@
+"""Agent availability use cases. Flushes, never commits: the caller's transaction decides.
+
+Invariants: only active users with role agent have a state; every change of an agent's state or reason
+writes exactly one `agent.state_changed` outbox event in the same transaction, and a request that changes
+nothing writes none; the dialer-owned states (`reserved`, `on_call`, `wrap_up`) are never set here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engage.core.clock import Clock, isoformat_z
+from engage.core.outbox import record_event
+from engage.core.principal import Principal, Role
+from engage.users.models import User
+
+from . import repository
+from .errors import AgentNotFound, NotAnAgent
+from .schemas import AgentStateChange, AgentStatus
+
+log = structlog.get_logger("engage.agents")
+
+EVENT_STATE_CHANGED = "agent.state_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """An agent's state as the API shows it."""
+
+    agent_id: uuid.UUID
+    state: AgentStatus
+    state_since: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardEntry:
+    id: uuid.UUID
+    full_name: str
+    state: AgentStatus
+    state_since: datetime
+    # DESIGN.md §2: the switch (and its simulator) keeps an agent's SIP user registered while the agent is
+    # not offline. Until the telephony issue reads real registrations, that rule is the answer.
+    sip_registered: bool
+    # There are no calls yet: the dialer issue fills these three from the calls table.
+    current_call_id: uuid.UUID | None
+    calls_today: int
+    talk_time_today_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    agents: list[BoardEntry]
+    # `total` and one count per AgentStatus value (zeros included).
+    summary: dict[str, int]
+
+
+async def set_own_state(
+    session: AsyncSession, principal: Principal, data: AgentStateChange, *, clock: Clock
+) -> Availability:
+    """POST /v1/agents/me/state: only an agent has an availability of its own."""
+    if principal.role is not Role.agent:
+        raise NotAnAgent(f"Only agents have an availability state; your role is {principal.role}.")
+    agent = await repository.find_agent(session, principal.user_id)
+    if agent is None:
+        # Role agent in a still-valid token, but the account was deactivated (or demoted) since.
+        raise NotAnAgent("Your account is no longer an active agent.")
+    return await _change(session, principal, agent, data, clock=clock)
+
+
+async def set_state(
+    session: AsyncSession, principal: Principal, agent_id: uuid.UUID, data: AgentStateChange, *, clock: Clock
+) -> Availability:
+    """POST /v1/agents/{id}/state (supervisor, admin): the agent must be an active agent of the tenant."""
+    agent = await repository.find_agent(session, agent_id)
+    if agent is None:
+        raise AgentNotFound(f"No active agent {agent_id} in your organisation.")
+    return await _change(session, principal, agent, data, clock=clock)
+
+
+async def _change(
+    session: AsyncSession, principal: Principal, agent: User, data: AgentStateChange, *, clock: Clock
+) -> Availability:
+    row = await repository.lock_state(session, agent)
+    previous = AgentStatus(row.state)
+    requested = AgentStatus(data.state.value)
+    if previous is requested and row.reason == data.reason:
+        # The same state and reason again (a retry, a double click) changes nothing: no event, and
+        # state_since keeps measuring how long the agent has really been in this state.
+        return _availability(agent.id, row.state, row.state_since, row.reason)
+    if previous is not requested:
+        row.state = requested.value
+        row.state_since = clock.now()
+    # Same state with a new reason (or the reason cleared, the body being the whole new state): the reason
+    # changes but state_since stays, since the agent has not left the state; it still counts as a change.
+    row.reason = data.reason
+    await repository.flush(session)
+    await record_event(
+        session,
+        agent.tenant_id,
+        EVENT_STATE_CHANGED,
+        {
+            "agent_id": str(agent.id),
+            "full_name": agent.full_name,
+            "previous_state": previous.value,
+            "state": requested.value,
+            "reason": row.reason,
+            "state_since": isoformat_z(row.state_since),
+            "changed_by": str(principal.user_id),
+        },
+        agent.id,
+        clock=clock,
+    )
+    # No `reason` in the log: it is free text that may hold a phone number, and masking works by key.
+    log.info(
+        "agents.state_changed",
+        tenant_id=str(agent.tenant_id),
+        agent_id=str(agent.id),
+        previous_state=previous.value,
+        state=requested.value,
+        changed_by=str(principal.user_id),
+    )
+    return _availability(agent.id, row.state, row.state_since, row.reason)
+
+
+def _availability(agent_id: uuid.UUID, state: str, state_since: datetime, reason: str | None) -> Availability:
+    return Availability(agent_id=agent_id, state=AgentStatus(state), state_since=state_since, reason=reason)
+
+
+async def board(session: AsyncSession, *, team_id: uuid.UUID | None = None) -> Board:
+    """GET /v1/agents/state: every active agent (of one team, if asked; an unknown team, like a team of
+    another tenant, is simply one without agents, as in GET /v1/users?team_id=) and the counts per state."""
+    entries: list[BoardEntry] = []
+    for row in await repository.list_agents(session, team_id=team_id):
+        state = AgentStatus(row.state) if row.state is not None else AgentStatus.offline
+        entries.append(
+            BoardEntry(
+                id=row.id,
+                full_name=row.full_name,
+                state=state,
+                state_since=row.state_since if row.state_since is not None else row.created_at,
+                sip_registered=state is not AgentStatus.offline,
+                current_call_id=None,
+                calls_today=0,
+                talk_time_today_seconds=0,
+            )
+        )
+    counts = Counter(entry.state for entry in entries)
+    summary = {"total": len(entries)} | {status.value: counts[status] for status in AgentStatus}
+    return Board(agents=entries, summary=summary)

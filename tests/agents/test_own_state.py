@@ -1,0 +1,146 @@
+"""POST /v1/agents/me/state: an agent changes its own availability (seed "Agents", issue 3 point 4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+import pytest
+
+from engage.agents.schemas import SettableStatus
+from engage.core.clock import ManualClock
+from engage.core.principal import Role
+from engage.tenancy.models import Tenant
+from engage.users.models import User
+
+from ..factories import Factory
+from ..problems import assert_problem
+from .conftest import Db
+
+SEED_REQUEST = {"state": "break", "reason": "Short break"}
+
+
+class TestSetOwnState:
+    async def test_the_seed_request_gives_the_seed_response_shape(
+        self, client: httpx.AsyncClient, factory: Factory, agent: User, clock: ManualClock
+    ) -> None:
+        response = await client.post("/v1/agents/me/state", headers=factory.headers(agent), json=SEED_REQUEST)
+
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body == {
+            "agent_id": str(agent.id),
+            "state": "break",
+            "state_since": clock.now().isoformat().replace("+00:00", "Z"),
+            "reason": "Short break",
+        }
+
+    async def test_the_change_is_stored(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, agent: User, db: Db, clock: ManualClock
+    ) -> None:
+        await client.post("/v1/agents/me/state", headers=factory.headers(agent), json=SEED_REQUEST)
+
+        stored = await db.state(tenant.id, agent.id)
+        assert stored is not None
+        assert (stored.tenant_id, stored.state, stored.state_since, stored.reason) == (
+            tenant.id,
+            "break",
+            clock.now(),
+            "Short break",
+        )
+
+    @pytest.mark.parametrize("state", list(SettableStatus))
+    async def test_every_state_a_person_may_choose_is_accepted(
+        self, client: httpx.AsyncClient, factory: Factory, agent: User, db: Db, state: SettableStatus
+    ) -> None:
+        # Start from a state other than the requested one, so each case is a real change.
+        await db.set_state(
+            agent, SettableStatus.lunch if state is not SettableStatus.lunch else SettableStatus.available
+        )
+
+        response = await client.post("/v1/agents/me/state", headers=factory.headers(agent), json={"state": state})
+
+        assert response.status_code == 200, response.text
+        assert response.json()["state"] == state.value
+        assert response.json()["reason"] is None
+
+    async def test_a_new_state_restarts_state_since_and_drops_the_old_reason(
+        self, client: httpx.AsyncClient, factory: Factory, agent: User, db: Db, clock: ManualClock
+    ) -> None:
+        await db.set_state(agent, SettableStatus.break_, "Short break")
+        clock.advance(600)
+
+        response = await client.post("/v1/agents/me/state", headers=factory.headers(agent), json={"state": "available"})
+
+        assert datetime.fromisoformat(response.json()["state_since"]) == clock.now()
+        assert response.json()["reason"] is None
+
+    async def test_the_same_state_with_a_new_reason_updates_the_reason_and_keeps_state_since(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, agent: User, db: Db, clock: ManualClock
+    ) -> None:
+        since = await db.set_state(agent, SettableStatus.break_, "Short break")
+        clock.advance(120)
+
+        response = await client.post(
+            "/v1/agents/me/state", headers=factory.headers(agent), json={"state": "break", "reason": "Prayer"}
+        )
+
+        assert response.status_code == 200
+        assert datetime.fromisoformat(response.json()["state_since"]) == since
+        assert response.json()["reason"] == "Prayer"
+        events = await db.events(tenant.id)
+        assert [(e.payload["previous_state"], e.payload["state"], e.payload["reason"]) for e in events][-1] == (
+            "break",
+            "break",
+            "Prayer",
+        )
+
+    async def test_repeating_the_same_state_and_reason_changes_nothing_and_writes_no_event(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, agent: User, db: Db, clock: ManualClock
+    ) -> None:
+        since = await db.set_state(agent, SettableStatus.break_, "Short break")
+        clock.advance(60)
+
+        response = await client.post("/v1/agents/me/state", headers=factory.headers(agent), json=SEED_REQUEST)
+
+        assert response.status_code == 200
+        assert datetime.fromisoformat(response.json()["state_since"]) == since
+        assert len(await db.events(tenant.id)) == 1
+
+    async def test_a_blank_reason_is_stored_as_no_reason(
+        self, client: httpx.AsyncClient, factory: Factory, agent: User
+    ) -> None:
+        response = await client.post(
+            "/v1/agents/me/state", headers=factory.headers(agent), json={"state": "lunch", "reason": "   "}
+        )
+
+        assert response.json()["reason"] is None
+
+    @pytest.mark.parametrize("role", [Role.supervisor, Role.admin])
+    async def test_a_caller_who_is_not_an_agent_is_403_and_nothing_is_written(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, db: Db, role: Role
+    ) -> None:
+        caller = await factory.user(tenant, role)
+
+        response = await client.post("/v1/agents/me/state", headers=factory.headers(caller), json=SEED_REQUEST)
+
+        assert_problem(response, 403, "not-an-agent")
+        assert await db.states(tenant.id) == []
+        assert await db.events(tenant.id) == []
+
+    async def test_a_deactivated_agent_with_a_still_valid_token_is_403(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, agent: User, db: Db
+    ) -> None:
+        headers = factory.headers(agent)
+        await db.deactivate(agent)
+
+        response = await client.post("/v1/agents/me/state", headers=headers, json=SEED_REQUEST)
+
+        assert_problem(response, 403, "not-an-agent")
+        assert await db.state(tenant.id, agent.id) is None
+        assert await db.events(tenant.id) == []
+
+    async def test_without_a_token_it_is_401(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/agents/me/state", json=SEED_REQUEST)
+
+        assert_problem(response, 401, "unauthorized")
