@@ -1,0 +1,96 @@
+"""DELETE /v1/dnc/{id}: admins remove an entry of their own tenant (204); anything else is a 404 or 403 and
+removes nothing. Removal does not re-queue contacts already marked `dnc` (issue 3 point 7)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from engage.tenancy.models import Tenant
+
+from ..problems import assert_problem
+from .conftest import Db
+
+
+async def _listed(client: httpx.AsyncClient, headers: dict[str, str], db: Db, tenant: Tenant, phone: str) -> uuid.UUID:
+    response = await client.post("/v1/dnc", headers=headers, json={"phones": [phone]})
+    assert response.status_code == 201, response.text
+    return next(entry.id for entry in await db.entries(tenant.id) if entry.phone == phone)
+
+
+class TestRemove:
+    async def test_an_admin_removes_an_entry_and_gets_204(
+        self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], db: Db
+    ) -> None:
+        entry_id = await _listed(client, headers, db, tenant, "+971509876543")
+        kept = await _listed(client, headers, db, tenant, "+971501234567")
+
+        response = await client.delete(f"/v1/dnc/{entry_id}", headers=headers)
+
+        assert response.status_code == 204, response.text
+        assert response.content == b""
+        assert [entry.id for entry in await db.entries(tenant.id)] == [kept]
+
+    async def test_a_removed_number_can_be_added_again(
+        self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], db: Db
+    ) -> None:
+        entry_id = await _listed(client, headers, db, tenant, "+971509876543")
+        await client.delete(f"/v1/dnc/{entry_id}", headers=headers)
+
+        response = await client.post("/v1/dnc", headers=headers, json={"phones": ["+971509876543"]})
+
+        assert response.json() == {"added": 1, "duplicates_skipped": 0, "invalid_phones": 0}
+
+    async def test_removing_an_entry_twice_is_404_the_second_time(
+        self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], db: Db
+    ) -> None:
+        entry_id = await _listed(client, headers, db, tenant, "+971509876543")
+        await client.delete(f"/v1/dnc/{entry_id}", headers=headers)
+
+        response = await client.delete(f"/v1/dnc/{entry_id}", headers=headers)
+
+        assert_problem(response, 404, "dnc-entry-not-found")
+
+    async def test_an_unknown_id_is_404(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+        response = await client.delete(f"/v1/dnc/{uuid.uuid4()}", headers=headers)
+
+        assert_problem(response, 404, "dnc-entry-not-found")
+
+    async def test_a_malformed_id_is_400(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+        response = await client.delete("/v1/dnc/not-a-uuid", headers=headers)
+
+        assert_problem(response, 400, "validation-error")
+
+    async def test_another_tenants_entry_is_404_and_is_not_deleted(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        other_tenant: Tenant,
+        other_headers: dict[str, str],
+        db: Db,
+    ) -> None:
+        theirs = await _listed(client, other_headers, db, other_tenant, "+971509876543")
+
+        response = await client.delete(f"/v1/dnc/{theirs}", headers=headers)
+
+        assert_problem(response, 404, "dnc-entry-not-found")
+        assert [entry.id for entry in await db.entries(other_tenant.id)] == [theirs]
+
+    async def test_a_supervisor_may_not_remove_an_entry(
+        self,
+        client: httpx.AsyncClient,
+        tenant: Tenant,
+        headers: dict[str, str],
+        supervisor_headers: dict[str, str],
+        db: Db,
+    ) -> None:
+        entry_id = await _listed(client, headers, db, tenant, "+971509876543")
+
+        response = await client.delete(f"/v1/dnc/{entry_id}", headers=supervisor_headers)
+
+        assert_problem(response, 403, "forbidden")
+        assert [entry.id for entry in await db.entries(tenant.id)] == [entry_id]
+
+    async def test_removing_without_a_token_is_401(self, client: httpx.AsyncClient) -> None:
+        assert_problem(await client.delete(f"/v1/dnc/{uuid.uuid4()}"), 401, "unauthorized")
