@@ -30,6 +30,22 @@ TITLES = {
     "team-name-taken": "Team name already in use",
     "self-lockout": "You cannot lock yourself out",
     "invalid-cursor": "Invalid cursor",
+    "cli-group-not-found": "CLI group not found",
+    "cli-group-name-taken": "CLI group name already in use",
+    "cli-number-taken": "Caller ID number already in use",
+    "campaign-not-found": "Campaign not found",
+    "unknown-cli-group": "Unknown CLI group",
+    "unknown-agents": "Unknown agents",
+    "campaign-not-editable": "Campaign cannot be edited",
+    "invalid-campaign-transition": "Invalid campaign transition",
+    "campaign-no-contacts": "Campaign has no contacts",
+    "campaign-no-agents": "Campaign has no logged-in agents",
+    "dnc-entry-not-found": "DNC entry not found",
+    "too-many-phones": "Too many phone numbers",
+    "agent-not-found": "Agent not found",
+    "not-an-agent": "Caller is not an agent",
+    "campaign-completed": "Campaign is completed",
+    "too-many-contacts": "Too many contacts in one request",
 }
 
 # The seed's 401 body for a failed login, word for word ("Authentication", POST /v1/auth/login).

@@ -1,7 +1,52 @@
-"""Routes of the contacts domain (issue 3)."""
+"""Routes: /v1/campaigns/{id}/contacts (upload: supervisor and admin; list: everyone) and
+/v1/contacts/search (everyone)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.pagination import Page, PageParams, page_params
+from engage.core.principal import Permission, Principal
+
+from . import service
+from .schemas import ContactHit, ContactRead, ContactSearch, ContactStatus, ContactUpload, SearchResult, UploadResult
 
 router = APIRouter(prefix="/v1", tags=["contacts"])
+
+ContactsReader = Annotated[Principal, Depends(require(Permission.contacts_read))]
+ContactsWriter = Annotated[Principal, Depends(require(Permission.contacts_write))]
+ContactPage = Annotated[PageParams, Depends(page_params(default=50, maximum=200))]
+
+
+@router.post(
+    "/campaigns/{campaign_id}/contacts",
+    response_model=UploadResult,
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload contacts",
+)
+async def upload_contacts(
+    principal: ContactsWriter, session: SessionDep, runtime: RuntimeDep, campaign_id: uuid.UUID, body: ContactUpload
+) -> UploadResult:
+    return await service.upload(session, principal.tenant_id, campaign_id, body, clock=runtime.clock)
+
+
+@router.get("/campaigns/{campaign_id}/contacts", response_model=Page[ContactRead], summary="List contacts in campaign")
+async def list_contacts(
+    _: ContactsReader,
+    session: SessionDep,
+    page: ContactPage,
+    campaign_id: uuid.UUID,
+    status: Annotated[ContactStatus | None, Query()] = None,
+) -> Page[ContactRead]:
+    result = await service.list_contacts(session, campaign_id, page, status=status)
+    return result.map(ContactRead.model_validate)
+
+
+@router.post("/contacts/search", response_model=SearchResult, summary="Search contacts")
+async def search_contacts(principal: ContactsReader, session: SessionDep, body: ContactSearch) -> SearchResult:
+    items, total = await service.search(session, principal.tenant_id, body)
+    return SearchResult(items=[ContactHit.model_validate(item) for item in items], total=total)

@@ -1,16 +1,45 @@
-"""Queries on `contacts`, always tenant-scoped."""
+"""Queries on `contacts`, always tenant-scoped (row-level security; the transaction names the tenant).
+
+The campaign row is read through a Core `table()` rather than `engage.campaigns.models`: campaigns sits
+above contacts in the import layers (docs/architecture.md), and contacts only needs its id, name and status.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from engage.core.pagination import PageParams, PageResult, paginate
 
 from .models import Contact
 
 # A contact that can still be dialled: never tried, or due a retry (DESIGN.md §3, `dialing → pending`).
 DIALABLE = "pending"
+# pg_trgm indexes three-character sequences; a LIKE pattern with fewer characters cannot use its index.
+_TRIGRAM = 3
+
+_campaigns = table("campaigns", column("id"), column("name"), column("status"))
 
 
 async def count_dialable(session: AsyncSession, campaign_id: uuid.UUID, max_attempts: int) -> int:
@@ -25,3 +54,202 @@ async def count_dialable(session: AsyncSession, campaign_id: uuid.UUID, max_atte
         )
     )
     return int(count or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRef:
+    id: uuid.UUID
+    name: str
+    status: str
+
+
+async def get_campaign(session: AsyncSession, campaign_id: uuid.UUID, *, lock: bool = False) -> CampaignRef | None:
+    """The tenant's campaign (RLS hides every other tenant's). `lock`: hold it against a concurrent
+    `complete` for the rest of the transaction (FOR SHARE: uploads to one campaign do not block each other)."""
+    query = select(_campaigns.c.id, _campaigns.c.name, _campaigns.c.status).where(_campaigns.c.id == campaign_id)
+    if lock:
+        query = query.with_for_update(read=True)
+    row = (await session.execute(query)).first()
+    return CampaignRef(id=row.id, name=row.name, status=row.status) if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class NewContacts:
+    """Column arrays of the rows to insert, one entry per contact (already normalised and deduplicated)."""
+
+    ids: list[uuid.UUID]
+    phones: list[str]
+    first_names: list[str | None]
+    last_names: list[str | None]
+    custom_fields: list[str]  # JSON text of each object
+
+
+# One statement for the whole batch: the arrays travel as five parameters (asyncpg binary protocol), the
+# unique (campaign_id, phone) constraint skips numbers the campaign already holds, and RETURNING status tells
+# which of the stored rows the DNC trigger marked. (COPY is not an option for the app role: PostgreSQL refuses
+# COPY FROM into a table with row-level security.) `engage bench contacts` compares it with a raw COPY.
+_INSERT_BATCH = text(
+    """
+    INSERT INTO contacts (id, tenant_id, campaign_id, phone, first_name, last_name, custom_fields, status,
+                          attempts, created_at)
+    SELECT u.id, CAST(:tenant_id AS uuid), CAST(:campaign_id AS uuid), u.phone, u.first_name, u.last_name,
+           u.custom_fields::jsonb, 'pending', 0, CAST(:created_at AS timestamptz)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:phones AS text[]), CAST(:first_names AS text[]),
+                CAST(:last_names AS text[]), CAST(:custom_fields AS text[]))
+         AS u(id, phone, first_name, last_name, custom_fields)
+    ON CONFLICT (campaign_id, phone) DO NOTHING
+    RETURNING status
+    """
+)
+
+
+async def insert_new(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    campaign_id: uuid.UUID,
+    rows: NewContacts,
+    *,
+    created_at: datetime,
+) -> list[str]:
+    """Insert the rows the campaign does not hold yet; the status of each row stored (`pending` or `dnc`)."""
+    if not rows.ids:
+        return []
+    result = await session.execute(
+        _INSERT_BATCH,
+        {
+            "tenant_id": tenant_id,
+            "campaign_id": campaign_id,
+            "created_at": created_at,
+            "ids": rows.ids,
+            "phones": rows.phones,
+            "first_names": rows.first_names,
+            "last_names": rows.last_names,
+            "custom_fields": rows.custom_fields,
+        },
+    )
+    return list(result.scalars().all())
+
+
+async def count_in_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> int:
+    count = await session.scalar(select(func.count()).select_from(Contact).where(Contact.campaign_id == campaign_id))
+    return int(count or 0)
+
+
+async def list_contacts(
+    session: AsyncSession, campaign_id: uuid.UUID, params: PageParams, *, status: str | None = None
+) -> PageResult[Contact]:
+    query: Select[Contact] = select(Contact).where(Contact.campaign_id == campaign_id)
+    if status is not None:
+        query = query.where(Contact.status == status)
+    return await paginate(session, query, Contact.id, params)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchTerms:
+    """A search, already read by the service: raw words to match as text (normalised here, in SQL, by the same
+    function that built `search_text`), a run of digits to match inside phone numbers, an exact E.164 number."""
+
+    words: Sequence[str]
+    digits: str | None
+    e164: str | None
+    text: str
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains(value: ColumnElement[Any]) -> ColumnElement[bool]:
+    # LIKE '%…%' on the normalised text: the operator ix_contacts_search_trgm serves. Caveat, measured on
+    # `engage bench search`: under row-level security PostgreSQL only pushes leakproof operators into an index
+    # scan, and LIKE (textlike) and @@ are not leakproof, so for the app role this is a filter after a scan of
+    # the tenant's rows. Phone equality (texteq, leakproof) does use ix_contacts_tenant_id_phone.
+    return Contact.search_text.like(func.concat("%", value, "%"), escape="\\")
+
+
+# Spelled as in ix_contacts_search_fts, so the planner can use that index.
+_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
+_NOT_A_WORD_CHARACTER = re.compile(r"\W")
+
+
+def _word_matches(word: str) -> ColumnElement[bool] | None:
+    """A word of three characters or more: a substring of the text (trigram index). A shorter one has no
+    trigram to look up, so it is a word prefix instead (full-text index): "al" finds "Al Rashid"."""
+    if len(word) >= _TRIGRAM:
+        return _contains(func.engage_search_normalize(literal(_like_escape(word))))
+    # Only word characters reach to_tsquery, so the query syntax cannot be injected.
+    letters = _NOT_A_WORD_CHARACTER.sub("", word)
+    if not letters:
+        return None
+    prefix = func.concat(func.engage_search_normalize(literal(letters)), ":*")
+    return func.to_tsvector(_SIMPLE, Contact.search_text).op("@@")(func.to_tsquery(_SIMPLE, prefix))
+
+
+async def search(
+    session: AsyncSession, terms: SearchTerms, *, campaign_id: uuid.UUID | None, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Ranked matches (exact phone first, then trigram similarity to the normalised query) and their count."""
+    normalized_query = func.engage_search_normalize(literal(terms.text))
+    matches: list[ColumnElement[bool]] = []
+    words = [m for m in (_word_matches(w) for w in terms.words) if m is not None]
+    if words:
+        matches.append(and_(*words))
+    if terms.digits is not None:
+        matches.append(_contains(literal(_like_escape(terms.digits))))
+    if terms.e164 is not None:
+        # Served by ix_contacts_tenant_id_phone (the RLS predicate supplies tenant_id).
+        matches.append(Contact.phone == terms.e164)
+    exact_phone = Contact.phone == terms.e164 if terms.e164 is not None else false()
+    phone_rank = case((exact_phone, 1), else_=0).label("phone_rank")
+    score = func.similarity(Contact.search_text, normalized_query).label("score")
+    ranked = (
+        select(
+            Contact.id,
+            Contact.phone,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.campaign_id,
+            Contact.status,
+            phone_rank,
+            score,
+            func.count().over().label("total"),
+        )
+        .where(or_(*matches) if matches else false())
+        .order_by(phone_rank.desc(), score.desc(), Contact.id.desc())
+        .limit(limit)
+    )
+    if campaign_id is not None:
+        ranked = ranked.where(Contact.campaign_id == campaign_id)
+    hits = ranked.subquery("hits")
+    # The campaign name is joined to the page only, never to every match.
+    rows = (
+        await session.execute(
+            select(hits, _campaigns.c.name.label("campaign_name"))
+            .join(_campaigns, _campaigns.c.id == hits.c.campaign_id)
+            .order_by(hits.c.phone_rank.desc(), hits.c.score.desc(), hits.c.id.desc())
+        )
+    ).all()
+    total = int(rows[0].total) if rows else 0
+    return [dict(row._mapping) for row in rows], total
+
+
+async def count_by_campaign(
+    session: AsyncSession, campaign_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int, int]]:
+    """(total, contacted, connected) per campaign, in one grouped query served by ix_contacts_campaign_id_status:
+    contacted = dialled at least once (attempts > 0); connected = reached an agent (status connected, or
+    completed after it). A campaign without contacts is absent from the result."""
+    if not campaign_ids:
+        return {}
+    query = (
+        select(
+            Contact.campaign_id,
+            func.count(),
+            func.count().filter(Contact.attempts > 0),
+            func.count().filter(Contact.status.in_(("connected", "completed"))),
+        )
+        .where(Contact.campaign_id.in_(campaign_ids))
+        .group_by(Contact.campaign_id)
+    )
+    rows = (await session.execute(query)).all()
+    return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
