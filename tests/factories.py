@@ -6,6 +6,10 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from engage.campaigns import service as campaigns
+from engage.campaigns.schemas import CampaignCreate, DialingMode
+from engage.cli_groups import service as cli_groups
+from engage.cli_groups.schemas import CliGroupCreate
 from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.principal import Role
 from engage.core.runtime import Runtime
@@ -65,6 +69,25 @@ class Factory:
                 session, tenant.id, TeamCreate(name=name or f"Team {secrets.token_hex(3)}"), clock=self.runtime.clock
             )
             return team.id
+
+    async def campaign(self, tenant: Tenant, *, name: str = "Q3 Insurance Renewal") -> uuid.UUID:
+        """A draft campaign with a CLI group of its own, made by the campaigns and CLI-groups services."""
+        # CLI numbers are unique within a tenant, so each group gets a random UAE mobile.
+        number = f"+97150{secrets.randbelow(10_000_000):07d}"
+        async with tenant_transaction(self.runtime.sessions, tenant.id) as session:
+            group = await cli_groups.create_group(
+                session,
+                tenant.id,
+                CliGroupCreate(name=f"{name} {secrets.token_hex(4)}", numbers=[number]),
+                clock=self.runtime.clock,
+            )
+            view = await campaigns.create_campaign(
+                session,
+                tenant.id,
+                CampaignCreate(name=name, dialing_mode=DialingMode.progressive, cli_group_id=group.id),
+                clock=self.runtime.clock,
+            )
+            return view.campaign.id
 
     def token(self, user: User) -> str:
         """An access token as login would issue it (login itself is tested in tests/auth)."""

@@ -7,13 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from engage.campaigns.models import Campaign
-from engage.cli_groups.models import CliGroup
 from engage.contacts.models import Contact
 from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.ids import new_id
@@ -51,36 +48,8 @@ class Db:
             return (await session.scalars(query)).all()
 
     async def campaign(self, tenant: Tenant, name: str = "Renewals") -> uuid.UUID:
-        """A draft campaign with its CLI group, written as rows (the campaigns domain is built elsewhere)."""
-        now = self.runtime.clock.now()
-        async with tenant_transaction(self.runtime.sessions, tenant.id) as session:
-            group = CliGroup(id=new_id(), tenant_id=tenant.id, name=f"{name} CLIs", created_at=now)
-            session.add(group)
-            await session.flush()
-            campaign = Campaign(
-                id=new_id(),
-                tenant_id=tenant.id,
-                name=name,
-                status="draft",
-                dialing_mode="progressive",
-                cli_group_id=group.id,
-                max_attempts=3,
-                retry_delay_minutes=60,
-                dial_ratio=Decimal("1.5"),
-                timezone="Asia/Dubai",
-                wrap_up_seconds=15,
-                abandon_rate_target=Decimal("3.0"),
-                calling_window_start=None,
-                calling_window_end=None,
-                created_at=now,
-                updated_at=now,
-                started_at=None,
-                paused_at=None,
-                completed_at=None,
-            )
-            session.add(campaign)
-            await session.flush()
-            return campaign.id
+        """A draft campaign with its CLI group, made by the real services."""
+        return await Factory(self.runtime).campaign(tenant, name=name)
 
     async def contact(self, tenant: Tenant, campaign_id: uuid.UUID, phone: str, status: str) -> uuid.UUID:
         async with tenant_transaction(self.runtime.sessions, tenant.id) as session:
