@@ -7,9 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from engage.campaigns.models import Campaign
+from engage.contacts import repository as contacts_repository
+from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.principal import Role
+from engage.core.runtime import Runtime
 from engage.tenancy.models import Tenant
 
 from ..factories import Factory
@@ -61,6 +66,18 @@ async def people(client: httpx.AsyncClient, headers: dict[str, str], campaign: C
     response = await client.post(f"/v1/campaigns/{campaign.id}/contacts", headers=headers, json={"contacts": PEOPLE})
     assert response.json()["imported"] == len(PEOPLE), response.text
     return campaign
+
+
+@pytest.fixture
+async def globex_ahmad(client: httpx.AsyncClient, other_headers: dict[str, str], other_campaign: Campaign) -> Campaign:
+    """Another tenant's contact with the same number and first name as Ahmad Al Rashid of PEOPLE."""
+    response = await client.post(
+        f"/v1/campaigns/{other_campaign.id}/contacts",
+        headers=other_headers,
+        json={"contacts": [{"phone": "+971501234567", "first_name": "Ahmad", "last_name": "Globex"}]},
+    )
+    assert response.json()["imported"] == 1, response.text
+    return other_campaign
 
 
 @pytest.mark.usefixtures("people")
@@ -270,6 +287,35 @@ class TestRankingAndShape:
 
         assert names(await search(client, factory.headers(agent), "ahmad")) == ["Ahmad Al Rashid"]
 
+    async def test_a_search_considers_at_most_max_matches_and_counts_them(
+        self, client: httpx.AsyncClient, headers: dict[str, str], people: Campaign, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Six contacts hold the digits 502000 (+97150200000N); with the cap at 4 the total says 4.
+        monkeypatch.setattr(contacts_repository, "MAX_MATCHES", 4)
+
+        result = await search(client, headers, "502000", limit=2)
+
+        assert (len(result["items"]), result["total"]) == (2, 4)
+        assert phones(result) <= {f"+97150200000{n}" for n in range(1, 7)}
+
+    async def test_the_exact_number_is_found_even_beyond_the_cap(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        campaign: Campaign,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # Stored first, and first by number too (whichever order a plan reads them in): contacts whose reference
+        # holds the number's digits.
+        others = [{"phone": f"+97150000000{n}", "custom_fields": {"ref": "501234567"}} for n in range(5)]
+        for contacts in (others, [{"phone": "+971501234567", "first_name": "Ahmad"}]):
+            await client.post(f"/v1/campaigns/{campaign.id}/contacts", headers=headers, json={"contacts": contacts})
+        monkeypatch.setattr(contacts_repository, "MAX_MATCHES", 3)
+
+        result = await search(client, headers, "0501234567", limit=1)
+
+        assert (phones(result), result["total"]) == ({"+971501234567"}, 3)
+
 
 class TestIsolationAndBadInput:
     async def test_another_tenants_contacts_are_never_returned(
@@ -277,14 +323,9 @@ class TestIsolationAndBadInput:
         client: httpx.AsyncClient,
         headers: dict[str, str],
         other_headers: dict[str, str],
-        other_campaign: Campaign,
+        globex_ahmad: Campaign,
         people: Campaign,
     ) -> None:
-        await client.post(
-            f"/v1/campaigns/{other_campaign.id}/contacts",
-            headers=other_headers,
-            json={"contacts": [{"phone": "+971501234567", "first_name": "Ahmad", "last_name": "Globex"}]},
-        )
 
         mine = await search(client, headers, "ahmad")
         theirs = await search(client, other_headers, "ahmad")
@@ -335,3 +376,41 @@ class TestIsolationAndBadInput:
 
     async def test_search_without_a_token_is_401(self, client: httpx.AsyncClient) -> None:
         assert_problem(await client.post("/v1/contacts/search", json={"q": "ahmad"}), 401, "unauthorized")
+
+
+class TestSearchView:
+    """`contact_search` (migration 20261127_0800) reads `contacts` with its owner's rights, so the trigram index
+    can serve the app role. It must filter by tenant itself and must not be a way to write."""
+
+    async def test_the_view_shows_the_scoped_tenant_only_and_nothing_unscoped(
+        self,
+        client: httpx.AsyncClient,
+        runtime: Runtime,
+        tenant: Tenant,
+        globex_ahmad: Campaign,
+        people: Campaign,
+    ) -> None:
+
+        async with tenant_transaction(runtime.sessions, tenant.id) as session:
+            mine = set((await session.execute(text("SELECT tenant_id FROM contact_search"))).scalars())
+        async with unscoped_transaction(runtime.sessions) as session:
+            unscoped = await session.scalar(text("SELECT count(*) FROM contact_search"))
+
+        assert mine == {tenant.id}
+        assert unscoped == 0
+
+    @pytest.mark.parametrize(
+        "statement",
+        [
+            "UPDATE contact_search SET first_name = 'x'",
+            "DELETE FROM contact_search",
+            "INSERT INTO contact_search (id, tenant_id, campaign_id, phone, status) "
+            "VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), '+971500000000', 'pending')",
+        ],
+    )
+    async def test_the_app_role_cannot_write_through_the_view(
+        self, runtime: Runtime, tenant: Tenant, people: Campaign, statement: str
+    ) -> None:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            async with tenant_transaction(runtime.sessions, tenant.id) as session:
+                await session.execute(text(statement))

@@ -22,7 +22,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     or_,
     select,
     table,
@@ -159,37 +158,59 @@ def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# The tenant's contacts, read through the `contact_search` view (migration 20261127_0800). Under row-level
+# security PostgreSQL evaluates the policy before any operator that is not leakproof, and LIKE, `~` and
+# `similarity` are not, so on `contacts` itself the trigram index is never used for the app role. The view
+# applies the policy's predicate (tenant_id = engage_current_tenant()) itself, with its owner's rights, so the
+# planner may use ix_contacts_search_trgm. Only this module's queries read it.
+_searchable = table(
+    "contact_search",
+    column("id"),
+    column("tenant_id"),
+    column("campaign_id"),
+    column("phone"),
+    column("first_name"),
+    column("last_name"),
+    column("status"),
+    column("search_text"),
+)
+_text = _searchable.c.search_text
+
+
 def _contains(value: ColumnElement[Any]) -> ColumnElement[bool]:
-    # LIKE '%…%' on the normalised text: the operator ix_contacts_search_trgm serves. Caveat, measured on
-    # `engage bench search`: under row-level security PostgreSQL only pushes leakproof operators into an index
-    # scan, and LIKE (textlike) and @@ are not leakproof, so for the app role this is a filter after a scan of
-    # the tenant's rows. Phone equality (texteq, leakproof) does use ix_contacts_tenant_id_phone.
-    return Contact.search_text.like(func.concat("%", value, "%"), escape="\\")
+    """LIKE '%…%' on the normalised text: the operator ix_contacts_search_trgm serves."""
+    return _text.like(func.concat("%", value, "%"), escape="\\")
 
 
-# Spelled as in ix_contacts_search_fts, so the planner can use that index.
-_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 _NOT_A_WORD_CHARACTER = re.compile(r"\W")
 
 
 def _word_matches(word: str) -> ColumnElement[bool] | None:
-    """A word of three characters or more: a substring of the text (trigram index). A shorter one has no
-    trigram to look up, so it is a word prefix instead (full-text index): "al" finds "Al Rashid"."""
+    """A word of three characters or more: a substring of the text. A shorter one is a word prefix ("al" finds
+    "Al Rashid"): a regular expression anchored at a word start, from which pg_trgm still takes the padded
+    trigram of a word's beginning, so the same index serves it."""
     if len(word) >= _TRIGRAM:
         return _contains(func.engage_search_normalize(literal(_like_escape(word))))
-    # Only word characters reach to_tsquery, so the query syntax cannot be injected.
+    # Only word characters reach the expression, so none of them is a regular-expression operator.
     letters = _NOT_A_WORD_CHARACTER.sub("", word)
     if not letters:
         return None
-    prefix = func.concat(func.engage_search_normalize(literal(letters)), ":*")
-    return func.to_tsvector(_SIMPLE, Contact.search_text).op("@@")(func.to_tsquery(_SIMPLE, prefix))
+    normalized = func.regexp_replace(func.engage_search_normalize(literal(letters)), r"\W", "", "g")
+    return _text.op("~")(func.concat("(^| )", normalized))
+
+
+# Ranking orders the matches by similarity, and every match costs a read of its row (the trigram index only
+# narrows them down). A name shared by tens of thousands of contacts would have every one of them read and
+# scored, so a search considers the first MAX_MATCHES matches found: `total` counts up to MAX_MATCHES and the
+# page is the best of them. A person refines a search that matches more; they do not page through it.
+MAX_MATCHES = 1000
 
 
 async def search(
     session: AsyncSession, terms: SearchTerms, *, campaign_id: uuid.UUID | None, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Ranked matches (exact phone first, then trigram similarity to the normalised query) and their count."""
-    normalized_query = func.engage_search_normalize(literal(terms.text))
+    """Ranked matches (exact phone first, then trigram similarity to the normalised query) and their count,
+    both within the first MAX_MATCHES matches."""
     matches: list[ColumnElement[bool]] = []
     words = [m for m in (_word_matches(w) for w in terms.words) if m is not None]
     if words:
@@ -197,40 +218,55 @@ async def search(
     if terms.digits is not None:
         matches.append(_contains(literal(_like_escape(terms.digits))))
     if terms.e164 is not None:
-        # Served by ix_contacts_tenant_id_phone (the RLS predicate supplies tenant_id).
-        matches.append(Contact.phone == terms.e164)
-    exact_phone = Contact.phone == terms.e164 if terms.e164 is not None else false()
+        # Served by ix_contacts_tenant_id_phone.
+        matches.append(_searchable.c.phone == terms.e164)
+    if not matches:
+        return [], 0
+    found = select(_searchable).where(or_(*matches)).limit(MAX_MATCHES)
+    if campaign_id is not None:
+        found = found.where(_searchable.c.campaign_id == campaign_id)
+    if terms.e164 is not None:
+        # The exact number is always among those considered (a number query matches few rows: no cost).
+        found = found.order_by((_searchable.c.phone == terms.e164).desc())
+    candidates = found.subquery("candidates")
+    exact_phone = candidates.c.phone == terms.e164 if terms.e164 is not None else false()
     phone_rank = case((exact_phone, 1), else_=0).label("phone_rank")
-    score = func.similarity(Contact.search_text, normalized_query).label("score")
-    ranked = (
+    score = func.similarity(candidates.c.search_text, func.engage_search_normalize(literal(terms.text))).label("score")
+    page = (
         select(
-            Contact.id,
-            Contact.phone,
-            Contact.first_name,
-            Contact.last_name,
-            Contact.campaign_id,
-            Contact.status,
+            candidates.c.id,
+            candidates.c.phone,
+            candidates.c.first_name,
+            candidates.c.last_name,
+            candidates.c.campaign_id,
+            candidates.c.status,
             phone_rank,
             score,
             func.count().over().label("total"),
         )
-        .where(or_(*matches) if matches else false())
-        .order_by(phone_rank.desc(), score.desc(), Contact.id.desc())
+        .order_by(phone_rank.desc(), score.desc(), candidates.c.id.desc())
         .limit(limit)
+        .subquery("page")
     )
-    if campaign_id is not None:
-        ranked = ranked.where(Contact.campaign_id == campaign_id)
-    hits = ranked.subquery("hits")
-    # The campaign name is joined to the page only, never to every match.
+    # The campaign name is joined to the page only, after the ranking.
     rows = (
         await session.execute(
-            select(hits, _campaigns.c.name.label("campaign_name"))
-            .join(_campaigns, _campaigns.c.id == hits.c.campaign_id)
-            .order_by(hits.c.phone_rank.desc(), hits.c.score.desc(), hits.c.id.desc())
+            select(
+                page.c.id,
+                page.c.phone,
+                page.c.first_name,
+                page.c.last_name,
+                page.c.campaign_id,
+                page.c.status,
+                _campaigns.c.name.label("campaign_name"),
+                page.c.total,
+            )
+            .join(_campaigns, _campaigns.c.id == page.c.campaign_id)
+            .order_by(page.c.phone_rank.desc(), page.c.score.desc(), page.c.id.desc())
         )
     ).all()
     total = int(rows[0].total) if rows else 0
-    return [dict(row._mapping) for row in rows], total
+    return [{key: value for key, value in row._mapping.items() if key != "total"} for row in rows], total
 
 
 async def count_by_campaign(
