@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from engage.campaigns.models import Campaign
+from engage.contacts import service as contacts_service
 from engage.core.principal import Role
 from engage.tenancy.models import Tenant
 
@@ -110,9 +111,20 @@ class TestUploadCounts:
         assert ahmad.tenant_id == tenant.id
         assert stored["+97144561234"].custom_fields == {}
 
+    # A request is normalised and inserted in chunks (contacts.service.UPLOAD_CHUNK): with chunks of two, a
+    # repeat, a DNC number and an invalid one each sit in a different chunk from the number they relate to.
+    @pytest.mark.parametrize("chunk", [contacts_service.UPLOAD_CHUNK, 2, 1])
     async def test_mixed_batch_counts_partition_the_request(
-        self, client: httpx.AsyncClient, headers: dict[str, str], campaign: Campaign, tenant: Tenant, db: Db
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        campaign: Campaign,
+        tenant: Tenant,
+        db: Db,
+        monkeypatch: pytest.MonkeyPatch,
+        chunk: int,
     ) -> None:
+        monkeypatch.setattr(contacts_service, "UPLOAD_CHUNK", chunk)
         await db.dnc(tenant, "+971501111111")
         first = await client.post(url(campaign), headers=headers, json=contacts("+971502222222", "+971503333333"))
         assert first.status_code == 201, first.text
@@ -137,6 +149,14 @@ class TestUploadCounts:
             "dnc_filtered": 1,
             "invalid_phones": 1,
             "total_in_campaign": 5,
+        }
+        statuses = {c.phone: c.status for c in await db.contacts(tenant, campaign.id)}
+        assert statuses == {
+            "+971501111111": "dnc",
+            "+971502222222": "pending",
+            "+971503333333": "pending",
+            "+971504444444": "pending",
+            "+971505555555": "pending",
         }
 
     async def test_a_number_on_the_tenant_dnc_list_is_stored_with_status_dnc(

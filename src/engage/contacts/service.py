@@ -36,6 +36,8 @@ _PHONE_QUERY = re.compile(r"\+?[\d\s\-().]+")
 _SEPARATORS = re.compile(r"[\s\-().+]")
 # Shorter digit runs match far too many numbers to be a useful search (issue 3: "a run of ≥ 3 digits").
 MIN_DIGITS = 3
+# Contacts normalised per step of an upload (see `upload`): a fifth of the largest request.
+UPLOAD_CHUNK = 2_000
 # Words beyond this are ignored: a search box is not a document.
 MAX_WORDS = 8
 
@@ -60,11 +62,11 @@ class _Prepared:
     repeated: int = 0
 
 
-def _prepare(contacts: Sequence[ContactIn], country: str) -> _Prepared:
-    """Normalise every phone, drop invalid ones and repeats within the request (the first one wins)."""
+def _prepare(contacts: Sequence[ContactIn], country: str, seen: set[str]) -> _Prepared:
+    """Normalise every phone, drop invalid ones and repeats within the request (the first one wins; `seen` holds
+    the numbers of the request's earlier chunks and is updated)."""
     prepared = _Prepared()
     rows = prepared.rows
-    seen: set[str] = set()
     for contact in contacts:
         phone = to_e164(contact.phone, country)
         if phone is None:
@@ -95,16 +97,37 @@ async def upload(
     if campaign.status == "completed":
         raise CampaignCompleted(f"Campaign {campaign_id} is completed; it takes no more contacts.")
     country = await _country(session, tenant_id)
-    # phonenumbers is pure Python (about 50 µs a number here): 10,000 of them must not stall the event loop.
-    prepared = await asyncio.to_thread(_prepare, data.contacts, country)
-    statuses = await repository.insert_new(session, tenant_id, campaign_id, prepared.rows, created_at=clock.now())
+    # phonenumbers is pure Python (20 to 40 µs a number): 10,000 of them must not stall the event loop, so they are
+    # normalised in a thread, one chunk ahead of the inserts. While PostgreSQL inserts a chunk, the thread reads
+    # the next, and the two costs overlap instead of adding up. Only this coroutine uses the session.
+    chunks = [data.contacts[start : start + UPLOAD_CHUNK] for start in range(0, len(data.contacts), UPLOAD_CHUNK)]
+    seen: set[str] = set()
+    statuses: list[str] = []
+    invalid = repeated = offered = 0
+    created_at = clock.now()
+    ahead = asyncio.ensure_future(asyncio.to_thread(_prepare, chunks[0], country, seen)) if chunks else None
+    # Counted before the inserts, while the first chunk is read: all of it visible, so an index-only count.
+    held_before = await repository.count_in_campaign(session, campaign_id)
+    for index in range(len(chunks)):
+        assert ahead is not None
+        prepared = await ahead
+        ahead = (
+            asyncio.ensure_future(asyncio.to_thread(_prepare, chunks[index + 1], country, seen))
+            if index + 1 < len(chunks)
+            else None
+        )
+        invalid += prepared.invalid
+        repeated += prepared.repeated
+        offered += len(prepared.rows.ids)
+        statuses += await repository.insert_new(session, tenant_id, campaign_id, prepared.rows, created_at=created_at)
     dnc = sum(1 for status in statuses if status == ContactStatus.dnc)
     result = UploadResult(
         imported=len(statuses) - dnc,
-        duplicates_skipped=prepared.repeated + len(prepared.rows.ids) - len(statuses),
+        duplicates_skipped=repeated + offered - len(statuses),
         dnc_filtered=dnc,
-        invalid_phones=prepared.invalid,
-        total_in_campaign=await repository.count_in_campaign(session, campaign_id),
+        invalid_phones=invalid,
+        # As this transaction sees the campaign (an upload committing meanwhile is not counted).
+        total_in_campaign=held_before + len(statuses),
     )
     log.info("contacts.uploaded", tenant_id=str(tenant_id), campaign_id=str(campaign_id), **result.model_dump())
     return result
