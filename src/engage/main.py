@@ -21,7 +21,9 @@ from engage.auth.api import router as auth_router
 from engage.auth.service import Authenticator
 from engage.campaigns.api import router as campaigns_router
 from engage.cli_groups.api import router as cli_groups_router
+from engage.compliance.api import router as compliance_router
 from engage.config import Settings, require_secure_jwt
+from engage.consents.api import router as consents_router
 from engage.contacts.api import router as contacts_router
 from engage.core.clock import Clock, ShiftedClock, SystemClock
 from engage.core.db import create_database_if_missing, create_engine, session_factory, with_database
@@ -34,6 +36,7 @@ from engage.core.security import TokenCodec
 from engage.dnc.api import router as dnc_router
 from engage.migrate import migrate
 from engage.ops.api import router as ops_router
+from engage.registry.api import router as registry_router
 from engage.tenancy.service import RateLimitCache
 from engage.users.api import router as users_router
 
@@ -151,6 +154,9 @@ def create_app(
     app.include_router(contacts_router)
     app.include_router(agents_router)
     app.include_router(dnc_router)
+    app.include_router(compliance_router)
+    app.include_router(registry_router)
+    app.include_router(consents_router)
     if runtime is not None:
         _bind(app, runtime)
     return app

@@ -6,10 +6,13 @@ from engage.agents.models import AgentState
 from engage.auth.models import RefreshToken
 from engage.campaigns.models import Campaign, CampaignAgent
 from engage.cli_groups.models import CliGroup, CliNumber
+from engage.compliance.models import AuditEntry, DialAttempt
+from engage.consents.models import Consent
 from engage.contacts.models import Contact
 from engage.core.db import Base
 from engage.core.outbox import OutboxEvent
 from engage.dnc.models import DncEntry
+from engage.registry.models import RegistryLoad, RegistryNumber
 from engage.tenancy.models import Tenant
 from engage.users.models import Team, User
 
@@ -17,14 +20,19 @@ metadata = Base.metadata
 
 __all__ = [
     "AgentState",
+    "AuditEntry",
     "Campaign",
     "CampaignAgent",
     "CliGroup",
     "CliNumber",
+    "Consent",
     "Contact",
+    "DialAttempt",
     "DncEntry",
     "OutboxEvent",
     "RefreshToken",
+    "RegistryLoad",
+    "RegistryNumber",
     "Team",
     "Tenant",
     "User",

@@ -35,9 +35,27 @@ class Permission(StrEnum):
     dnc_read = "dnc:read"
     dnc_write = "dnc:write"
     dnc_delete = "dnc:delete"
+    compliance_check = "compliance:check"
+    compliance_rules_read = "compliance:rules:read"
+    registries_read = "compliance:registries:read"
+    compliance_audit_read = "compliance:audit:read"
+    consents_read = "consents:read"
+    consents_write = "consents:write"
 
 
-_AGENT = frozenset({Permission.campaigns_read, Permission.contacts_read, Permission.agents_state_self})
+# Agents dial by hand (preview, manual originate), so they may ask the compliance engine and read what it
+# enforces; the audit trail of everyone's decisions is for supervisors.
+_AGENT = frozenset(
+    {
+        Permission.campaigns_read,
+        Permission.contacts_read,
+        Permission.agents_state_self,
+        Permission.compliance_check,
+        Permission.compliance_rules_read,
+        Permission.registries_read,
+        Permission.consents_read,
+    }
+)
 _SUPERVISOR = _AGENT | {
     Permission.teams_read,
     Permission.cli_groups_read,
@@ -47,6 +65,8 @@ _SUPERVISOR = _AGENT | {
     Permission.agents_state_manage,
     Permission.dnc_read,
     Permission.dnc_write,
+    Permission.compliance_audit_read,
+    Permission.consents_write,
 }
 
 # Admins alone manage users, teams and caller IDs (the numbers a tenant may present are a compliance matter)

@@ -1,0 +1,1 @@
+"""Consent records: who agreed to be called, for what, until when; the compliance `consent` check reads them."""
