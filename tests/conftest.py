@@ -46,6 +46,7 @@ from engage.tenancy.models import Tenant
 from engage.tenancy.service import RateLimitCache
 from engage.users.models import User
 
+from .cli.processes import clean_environment
 from .factories import Factory
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -190,3 +191,55 @@ async def tenant(factory: Factory) -> Tenant:
 @pytest.fixture
 async def admin(factory: Factory, tenant: Tenant) -> User:
     return await factory.user(tenant, Role.admin)
+
+
+@pytest.fixture
+def headers(factory: Factory, admin: User) -> dict[str, str]:
+    return factory.headers(admin)
+
+
+@pytest.fixture
+async def supervisor(factory: Factory, tenant: Tenant) -> User:
+    return await factory.user(tenant, Role.supervisor, full_name="Sara Nasser")
+
+
+@pytest.fixture
+def supervisor_headers(factory: Factory, supervisor: User) -> dict[str, str]:
+    return factory.headers(supervisor)
+
+
+@pytest.fixture
+async def agent(factory: Factory, tenant: Tenant) -> User:
+    return await factory.user(tenant, Role.agent, full_name="Omar Haddad")
+
+
+@pytest.fixture
+def agent_headers(factory: Factory, agent: User) -> dict[str, str]:
+    return factory.headers(agent)
+
+
+@pytest.fixture
+async def other_tenant(factory: Factory) -> Tenant:
+    return await factory.tenant(name="Globex")
+
+
+@pytest.fixture
+async def other_admin(factory: Factory, other_tenant: Tenant) -> User:
+    return await factory.user(other_tenant, Role.admin)
+
+
+@pytest.fixture
+def other_headers(factory: Factory, other_admin: User) -> dict[str, str]:
+    return factory.headers(other_admin)
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment an `engage` command runs with in a test: the run's database, nothing from the developer's
+    shell (tests/cli overrides it with a short data folder for the embedded server)."""
+    return {
+        **clean_environment(),
+        "ENGAGE_DATA_DIR": str(tmp_path),
+        "ENGAGE_DATABASE_URL": database_url,
+        "ENGAGE_LOG_LEVEL": "WARNING",
+    }

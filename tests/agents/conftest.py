@@ -81,11 +81,6 @@ async def agent(factory: Factory, tenant: Tenant) -> User:
 
 
 @pytest.fixture
-async def other_tenant(factory: Factory) -> Tenant:
-    return await factory.tenant(name="Globex")
-
-
-@pytest.fixture
 async def other_agent(factory: Factory, other_tenant: Tenant) -> User:
     """An agent of another tenant."""
     return await factory.user(other_tenant, Role.agent, full_name="Omar Khalil")

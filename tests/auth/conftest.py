@@ -17,13 +17,11 @@ from sqlalchemy import select, text
 from engage.auth.models import RefreshToken
 from engage.core.clock import ManualClock
 from engage.core.db import tenant_transaction
-from engage.core.principal import Role
 from engage.core.ratelimit import InMemoryCounter
 from engage.core.runtime import Runtime
-from engage.tenancy.models import Tenant
 from engage.users.models import User
 
-from ..factories import PASSWORD, Factory
+from ..factories import PASSWORD
 
 
 @pytest.fixture
@@ -64,11 +62,6 @@ class Db:
 @pytest.fixture
 def db(runtime: Runtime) -> Db:
     return Db(runtime)
-
-
-@pytest.fixture
-async def agent(factory: Factory, tenant: Tenant) -> User:
-    return await factory.user(tenant, Role.agent, full_name="Omar Haddad")
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:

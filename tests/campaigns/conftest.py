@@ -175,11 +175,6 @@ def build(runtime: Runtime, factory: Factory) -> Builder:
 
 
 @pytest.fixture
-def headers(factory: Factory, admin: User) -> dict[str, str]:
-    return factory.headers(admin)
-
-
-@pytest.fixture
 async def supervisor_headers(factory: Factory, tenant: Tenant) -> dict[str, str]:
     return factory.headers(await factory.user(tenant, Role.supervisor))
 
@@ -187,11 +182,6 @@ async def supervisor_headers(factory: Factory, tenant: Tenant) -> dict[str, str]
 @pytest.fixture
 async def agent_headers(factory: Factory, tenant: Tenant) -> dict[str, str]:
     return factory.headers(await factory.user(tenant, Role.agent))
-
-
-@pytest.fixture
-async def other_tenant(factory: Factory) -> Tenant:
-    return await factory.tenant(name="Globex")
 
 
 @pytest.fixture

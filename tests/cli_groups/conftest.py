@@ -19,7 +19,6 @@ from engage.core.principal import Role
 from engage.core.runtime import Runtime
 from engage.tenancy import service as tenancy
 from engage.tenancy.models import Tenant
-from engage.users.models import User
 
 from ..factories import Factory
 
@@ -70,16 +69,6 @@ def db(runtime: Runtime) -> Db:
 @pytest.fixture
 def groups(runtime: Runtime) -> Groups:
     return Groups(runtime)
-
-
-@pytest.fixture
-def headers(factory: Factory, admin: User) -> dict[str, str]:
-    return factory.headers(admin)
-
-
-@pytest.fixture
-async def other_tenant(factory: Factory) -> Tenant:
-    return await factory.tenant(name="Globex")
 
 
 @pytest.fixture

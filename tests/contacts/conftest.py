@@ -19,7 +19,6 @@ from engage.core.runtime import Runtime
 from engage.dnc.models import DncEntry
 from engage.tenancy import service as tenancy
 from engage.tenancy.models import Tenant
-from engage.users.models import User
 
 from ..factories import Factory
 
@@ -85,18 +84,8 @@ def db(runtime: Runtime) -> Db:
 
 
 @pytest.fixture
-def headers(factory: Factory, admin: User) -> dict[str, str]:
-    return factory.headers(admin)
-
-
-@pytest.fixture
 async def campaign(db: Db, tenant: Tenant) -> Campaign:
     return await db.campaign(tenant)
-
-
-@pytest.fixture
-async def other_tenant(factory: Factory) -> Tenant:
-    return await factory.tenant(name="Globex")
 
 
 @pytest.fixture

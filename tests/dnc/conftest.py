@@ -15,12 +15,10 @@ from engage.contacts.models import Contact
 from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.ids import new_id
 from engage.core.outbox import OutboxEvent
-from engage.core.principal import Role
 from engage.core.runtime import Runtime
 from engage.dnc.models import DncEntry
 from engage.tenancy import service as tenancy
 from engage.tenancy.models import Tenant
-from engage.users.models import User
 
 from ..factories import Factory
 
@@ -81,36 +79,6 @@ class Db:
 @pytest.fixture
 def db(runtime: Runtime) -> Db:
     return Db(runtime)
-
-
-@pytest.fixture
-def headers(factory: Factory, admin: User) -> dict[str, str]:
-    return factory.headers(admin)
-
-
-@pytest.fixture
-async def supervisor(factory: Factory, tenant: Tenant) -> User:
-    return await factory.user(tenant, Role.supervisor, full_name="Sara Nasser")
-
-
-@pytest.fixture
-def supervisor_headers(factory: Factory, supervisor: User) -> dict[str, str]:
-    return factory.headers(supervisor)
-
-
-@pytest.fixture
-async def other_tenant(factory: Factory) -> Tenant:
-    return await factory.tenant(name="Globex")
-
-
-@pytest.fixture
-async def other_admin(factory: Factory, other_tenant: Tenant) -> User:
-    return await factory.user(other_tenant, Role.admin)
-
-
-@pytest.fixture
-def other_headers(factory: Factory, other_admin: User) -> dict[str, str]:
-    return factory.headers(other_admin)
 
 
 TenantIn = Callable[[str], Awaitable[Tenant]]

@@ -11,12 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engage.core.db import tenant_transaction
-from engage.core.principal import Role
 from engage.core.runtime import Runtime
-from engage.tenancy.models import Tenant
 from engage.users.models import Team, User
-
-from ..factories import Factory
 
 
 @dataclass
@@ -45,23 +41,3 @@ class Db:
 @pytest.fixture
 def db(runtime: Runtime) -> Db:
     return Db(runtime)
-
-
-@pytest.fixture
-def headers(factory: Factory, admin: User) -> dict[str, str]:
-    return factory.headers(admin)
-
-
-@pytest.fixture
-async def other_tenant(factory: Factory) -> Tenant:
-    return await factory.tenant(name="Globex")
-
-
-@pytest.fixture
-async def other_admin(factory: Factory, other_tenant: Tenant) -> User:
-    return await factory.user(other_tenant, Role.admin)
-
-
-@pytest.fixture
-def other_headers(factory: Factory, other_admin: User) -> dict[str, str]:
-    return factory.headers(other_admin)
