@@ -11,6 +11,11 @@ normalisation, deduplication, DNC marking, insert) into a campaign that already 
 `search`: 1,000,000 contacts (mixed Arabic and Latin names, UAE and KSA numbers) loaded with `COPY`, then
 many searches through the service for a name, a phone fragment and an Arabic name; prints p50/p95 per kind.
 
+`compliance`: audited decisions through the engine in dialer batches of 500 (decisions per second), then
+`POST /v1/compliance/check` on a real server under `--concurrency` clients for `--seconds` (p50/p90/p99).
+The engine's clock is fixed on a working morning in Dubai, so every check runs. It appends to the audit log,
+which refuses deletes: run it against a scratch database.
+
 Both create their own tenant. Bulk loads run as the database owner: PostgreSQL refuses `COPY FROM` into a
 table with row-level security for the app role, and the owner is not subject to it.
 """
@@ -27,8 +32,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from random import Random
 from typing import Any
@@ -38,18 +43,25 @@ import httpx
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engage.campaigns import service as campaigns
 from engage.campaigns.models import Campaign
+from engage.campaigns.schemas import CampaignCreate, DialingMode
+from engage.cli_groups import service as cli_groups
 from engage.cli_groups.models import CliGroup
+from engage.cli_groups.schemas import CliGroupCreate
+from engage.compliance.engine import Asker, Channel, CheckRequest, Engine
 from engage.config import Settings
 from engage.contacts import service as contacts
 from engage.contacts.schemas import ContactSearch, ContactUpload
-from engage.core.clock import Clock, SystemClock
+from engage.core.clock import Clock, ManualClock, SystemClock
 from engage.core.db import asyncpg_url, create_engine, session_factory, tenant_transaction, unscoped_transaction
 from engage.core.ids import new_id
 from engage.core.principal import Role
+from engage.core.runtime import Runtime
 from engage.main import create_app, database_url, start_runtime
 from engage.migrate import migrate
 from engage.tenancy import service as tenancy
+from engage.tenancy.models import Tenant
 from engage.users import service as users
 from engage.users.schemas import UserCreate
 
@@ -71,20 +83,53 @@ def _percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+@asynccontextmanager
+async def _serving(settings: Settings, runtime: Runtime) -> AsyncIterator[str]:
+    """The app on a real uvicorn server on a loopback port, for as long as the block runs: its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, runtime=runtime),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            log_level="warning",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):  # up to 10 s for uvicorn to bind
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise RuntimeError("the benchmark server did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def _unlimited_tenant(runtime: Runtime) -> Tenant:
+    """A tenant in AE whose rate limit is lifted, so a benchmark measures the server, not the limiter."""
+    async with unscoped_transaction(runtime.sessions) as session:
+        return await tenancy.create(
+            session,
+            name="bench",
+            timezone="Asia/Dubai",
+            country="AE",
+            rate_limit_per_minute=_UNLIMITED,
+            clock=runtime.clock,
+        )
+
+
 async def _bench_api(settings: Settings, seconds: float, concurrency: int) -> dict[str, object]:
     settings = settings.model_copy(update={"demo": True})
     async with start_runtime(settings, stop_embedded=False) as runtime:
         password = secrets.token_urlsafe(16)
         email = f"bench-{secrets.token_hex(6)}@bench.engage.local"
-        async with unscoped_transaction(runtime.sessions) as session:
-            tenant = await tenancy.create(
-                session,
-                name="bench",
-                timezone="Asia/Dubai",
-                country="AE",
-                rate_limit_per_minute=_UNLIMITED,
-                clock=runtime.clock,
-            )
+        tenant = await _unlimited_tenant(runtime)
         async with tenant_transaction(runtime.sessions, tenant.id) as session:
             for n in range(_LISTED_USERS):
                 await users.create_user(
@@ -99,42 +144,19 @@ async def _bench_api(settings: Settings, seconds: float, concurrency: int) -> di
                 UserCreate(email=email, password=password, full_name="Bench Admin", role=Role.admin),
                 clock=runtime.clock,
             )
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, runtime=runtime),
-                host="127.0.0.1",
-                port=port,
-                log_config=None,
-                access_log=False,
-                log_level="warning",
+        async with _serving(settings, runtime) as base, httpx.AsyncClient(base_url=base, timeout=10.0) as client:
+            login_ms: list[float] = []
+            for _ in range(10):
+                started = time.perf_counter()
+                response = await client.post("/v1/auth/login", json={"email": email, "password": password})
+                login_ms.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+            token = response.json()["access_token"]
+            latencies, errors = await _hammer(
+                lambda: client.get("/v1/users?limit=20", headers={"Authorization": f"Bearer {token}"}),
+                seconds,
+                concurrency,
             )
-        )
-        serving = asyncio.create_task(server.serve())
-        try:
-            for _ in range(200):  # up to 10 s for uvicorn to bind
-                if server.started:
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise RuntimeError("the benchmark server did not start")
-            base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(base_url=base, timeout=10.0) as client:
-                login_ms: list[float] = []
-                for _ in range(10):
-                    started = time.perf_counter()
-                    response = await client.post("/v1/auth/login", json={"email": email, "password": password})
-                    login_ms.append((time.perf_counter() - started) * 1000)
-                    response.raise_for_status()
-                token = response.json()["access_token"]
-                latencies, errors = await _hammer(
-                    lambda: client.get("/v1/users?limit=20", headers={"Authorization": f"Bearer {token}"}),
-                    seconds,
-                    concurrency,
-                )
-        finally:
-            server.should_exit = True
-            await serving
     return {
         "benchmark": "api",
         "endpoint": "GET /v1/users?limit=20",
@@ -655,8 +677,110 @@ def bench_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Sunday 29 November 2026, 10:00 in Dubai: every check runs as on a working morning, whatever the real time.
+_OPEN_HOURS = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+_BATCH = 500
+_BATCHES = 20
+
+
+def _ae_mobiles(rng: Random, count: int) -> list[str]:
+    return [f"+97150{serial:07d}" for serial in rng.sample(range(10_000_000), count)]
+
+
+async def _bench_compliance(settings: Settings, seconds: float, concurrency: int) -> dict[str, object]:
+    """Decisions through the engine in dialer batches, then the single-check endpoint under concurrency. Both
+    append to the audit log of the database they run against (it refuses deletes): run it on a scratch one.
+    National registries are platform data and are left as found."""
+    settings = settings.model_copy(update={"demo": True})
+    rng = Random(4)  # noqa: S311 - benchmark data, not secrets
+    async with start_runtime(settings, stop_embedded=False) as started_runtime:
+        runtime = replace(started_runtime, clock=ManualClock(_OPEN_HOURS))
+        tenant = await _unlimited_tenant(runtime)
+        async with tenant_transaction(runtime.sessions, tenant.id) as session:
+            group = await cli_groups.create_group(
+                session, tenant.id, CliGroupCreate(name="bench", numbers=["+97142345678"]), clock=runtime.clock
+            )
+            campaign = await campaigns.create_campaign(
+                session,
+                tenant.id,
+                CampaignCreate(name="bench", dialing_mode=DialingMode.progressive, cli_group_id=group.id),
+                clock=runtime.clock,
+            )
+            admin = await users.create_user(
+                session,
+                tenant.id,
+                UserCreate(
+                    email=f"bench-{secrets.token_hex(6)}@bench.engage.local",
+                    password=secrets.token_urlsafe(16),
+                    full_name="Bench Admin",
+                    role=Role.admin,
+                ),
+                clock=runtime.clock,
+            )
+        engine = Engine(clock=runtime.clock, budget_seconds=settings.compliance.budget_ms / 1000)
+        asker = Asker(Channel.dialer)
+        batch_ms: list[float] = []
+        outcomes: dict[str, int] = {}
+        for _ in range(_BATCHES):
+            requests = [CheckRequest(phone, campaign_id=campaign.campaign.id) for phone in _ae_mobiles(rng, _BATCH)]
+            started = time.perf_counter()
+            async with tenant_transaction(runtime.sessions, tenant.id) as session:
+                decisions = await engine.decide(session, tenant.id, requests, asker)
+            batch_ms.append((time.perf_counter() - started) * 1000)
+            for decision in decisions:
+                key = decision.blocking_rule or "allowed"
+                outcomes[key] = outcomes.get(key, 0) + 1
+
+        token = runtime.tokens.issue(user_id=admin.id, tenant_id=tenant.id, role=admin.role, now=runtime.clock.now())
+        headers = {"Authorization": f"Bearer {token}"}
+        denied_by_error = 0
+
+        async with _serving(settings, runtime) as base, httpx.AsyncClient(base_url=base, timeout=10.0) as client:
+
+            async def one_check() -> httpx.Response:
+                nonlocal denied_by_error
+                body = {"phone": _ae_mobiles(rng, 1)[0], "campaign_id": str(campaign.campaign.id)}
+                response = await client.post("/v1/compliance/check", headers=headers, json=body)
+                if response.status_code == 200 and response.json().get("blocking_rule") == "compliance_error":
+                    denied_by_error += 1
+                return response
+
+            latencies, errors = await _hammer(one_check, seconds, concurrency)
+    total_seconds = sum(batch_ms) / 1000
+    return {
+        "benchmark": "compliance",
+        "batch": {
+            "batches": _BATCHES,
+            "decisions_per_batch": _BATCH,
+            "decisions_per_second": round(_BATCHES * _BATCH / total_seconds, 1),
+            "batch_ms_median": round(statistics.median(batch_ms), 1),
+            "outcomes": outcomes,
+        },
+        "single_check": {
+            "endpoint": "POST /v1/compliance/check",
+            "seconds": seconds,
+            "concurrency": concurrency,
+            "requests": len(latencies),
+            "errors": errors,
+            "denied_by_compliance_error": denied_by_error,
+            "requests_per_second": round(len(latencies) / seconds, 1),
+            "latency_ms": {
+                "p50": round(_percentile(latencies, 0.50), 2),
+                "p90": round(_percentile(latencies, 0.90), 2),
+                "p99": round(_percentile(latencies, 0.99), 2),
+            },
+        },
+    }
+
+
+def bench_compliance(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(asyncio.run(_bench_compliance(settings, args.seconds, args.concurrency)), indent=2))
+    return 0
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "api": bench_api,
+    "compliance": bench_compliance,
     "contacts": bench_contacts,
     "search": bench_search,
 }

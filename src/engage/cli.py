@@ -11,6 +11,8 @@ import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -19,9 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uvicorn.config import STARTUP_FAILURE
 
 from engage.bench import BENCHMARKS
+from engage.compliance import repository as compliance_repository
+from engage.compliance.engine import AUDIT_PREFIX
+from engage.compliance.repository import ChainReport
 from engage.config import InsecureSecretError, Settings, require_secure_jwt
 from engage.core.clock import Clock, isoformat_z
-from engage.core.db import tenant_transaction, unscoped_transaction
+from engage.core.db import create_owner_engine, tenant_transaction, unscoped_transaction
 from engage.core.errors import NotFound, ProblemError, problem_type
 from engage.core.logging import configure_logging
 from engage.core.principal import Role
@@ -29,6 +34,7 @@ from engage.core.runtime import Runtime
 from engage.demo import Demo, seed_demo
 from engage.main import clock_for, create_app, database_url, open_sessions
 from engage.migrate import migrate
+from engage.registry import service as registry
 from engage.tenancy import repository as tenancy_repository
 from engage.tenancy import service as tenancy
 from engage.users import service as users
@@ -174,6 +180,44 @@ def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_registry_import(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> registry.ImportResult:
+        async with database_url(settings, stop_embedded=False) as url:
+            await migrate(url)
+            return await registry.import_registry(
+                url, args.jurisdiction, Path(args.file), replace=args.replace, clock=clock_for(settings)
+            )
+
+    _print_json(asdict(asyncio.run(run())))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when every link of the compliance audit chain holds, 1 at the first broken one (printed)."""
+
+    async def run() -> ChainReport:
+        async with database_url(settings, stop_embedded=False) as url:
+            await migrate(url)
+            engine = create_owner_engine(url)
+            try:
+                async with engine.connect() as connection:
+                    return await compliance_repository.verify_chain(connection)
+            finally:
+                await engine.dispose()
+
+    report = asyncio.run(run())
+    broken = report.first_broken_seq
+    _print_json(
+        {
+            "verified": broken is None,
+            "rows": report.rows,
+            "last_audit_ref": f"{AUDIT_PREFIX}{report.last_seq}" if report.last_seq else None,
+            "first_broken": {"audit_ref": f"{AUDIT_PREFIX}{broken}", "reason": report.reason} if broken else None,
+        }
+    )
+    return 0 if broken is None else 1
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return BENCHMARKS[args.what](args, settings)
 
@@ -213,6 +257,21 @@ def build_parser() -> argparse.ArgumentParser:
     user_create.add_argument("--full-name")
     user_create.add_argument("--sip-user")
     user_create.set_defaults(handler=cmd_user_create)
+
+    registries = sub.add_parser("registry", help="manage national DNC registries").add_subparsers(
+        dest="action", required=True
+    )
+    registry_import = registries.add_parser(
+        "import", help="load a national registry file (CSV with a phone column, or one number per line)"
+    )
+    registry_import.add_argument("jurisdiction", metavar="JURISDICTION", help="ISO 3166-1 alpha-2, such as AE")
+    registry_import.add_argument("file", metavar="FILE")
+    registry_import.add_argument("--replace", action="store_true", help="replace the registry (default: add to it)")
+    registry_import.set_defaults(handler=cmd_registry_import)
+
+    audit = sub.add_parser("audit", help="the compliance audit log").add_subparsers(dest="action", required=True)
+    audit_verify = audit.add_parser("verify", help="walk the hash chain; exit 1 at the first broken link")
+    audit_verify.set_defaults(handler=cmd_audit_verify)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("what", choices=sorted(BENCHMARKS))

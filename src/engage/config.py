@@ -105,6 +105,11 @@ class WebhookSettings(BaseModel):
     allow_private_targets: bool = False
 
 
+class ComplianceSettings(BaseModel):
+    # The time one decision (or one dialer batch) may take; past it the answer is "no" (default deny).
+    budget_ms: int = Field(default=250, ge=10, le=10_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENGAGE_",
@@ -130,6 +135,7 @@ class Settings(BaseSettings):
     esl: EslSettings = EslSettings()
     sim: SimSettings = SimSettings()
     webhook: WebhookSettings = WebhookSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
 
     @model_validator(mode="after")
     def _clock_only_in_sim(self) -> Settings:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import BigInteger, FetchedValue, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.core.db import Base
@@ -30,7 +30,7 @@ class AuditEntry(Base):
 
     __tablename__ = "compliance_audit"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, server_default=FetchedValue())
     tenant_id: Mapped[uuid.UUID]
     decided_at: Mapped[datetime]
     channel: Mapped[str] = mapped_column(String(16))
@@ -45,4 +45,4 @@ class AuditEntry(Base):
     checks: Mapped[dict[str, Any]]
     request: Mapped[dict[str, Any]]
     prev_hash: Mapped[str | None] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), server_default=FetchedValue())

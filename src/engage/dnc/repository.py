@@ -4,12 +4,12 @@ its own list)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, String, delete, func, literal, select
+from sqlalchemy import Row, String, any_, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Bundle
@@ -129,3 +129,12 @@ async def delete_entry(session: AsyncSession, entry_id: uuid.UUID) -> bool:
     """Remove the entry; False if this tenant has no such entry (another tenant's is invisible here)."""
     deleted = await session.scalar(delete(DncEntry).where(DncEntry.id == entry_id).returning(DncEntry.id))
     return deleted is not None
+
+
+async def listed(session: AsyncSession, phones: Collection[str]) -> set[str]:
+    """Which of these E.164 numbers are on the tenant's list: one query for a whole batch."""
+    if not phones:
+        return set()
+    wanted = literal(list(phones), ARRAY(String))
+    rows = await session.scalars(select(DncEntry.phone).where(DncEntry.phone == any_(wanted)))
+    return set(rows.all())

@@ -1,0 +1,317 @@
+"""The one entry point: `decide(session, tenant_id, requests, asker, ...)` for one number or a dialer's batch.
+
+1. Each request is resolved: E.164 number, jurisdiction (given, else the number's country), the callee's
+   zone (the first `phonenumbers.timezone` gives, else the rule set's main zone), the rule set in effect.
+2. The facts of the whole batch are gathered with one query per kind (`FactSource`), in a savepoint and under
+   a statement timeout, all within the time budget.
+3. Each request is evaluated by the pure checks (`checks.evaluate`).
+4. Every decision, allowed or not, is appended to the audit log in one multi-row insert, in the caller's
+   transaction, and gets its `audit_ref`.
+
+Default deny: an exception or the budget running out while gathering or evaluating denies every request of
+the batch with `blocking_rule: "compliance_error"`; a request that cannot be resolved (no rule set, no time
+zone, an unknown campaign) is denied the same way, alone. Those denials are audited too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+import structlog
+from phonenumbers import timezone as phone_timezones
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engage.consents import repository as consents_repository
+from engage.core.clock import Clock
+from engage.dnc import repository as dnc_repository
+from engage.registry import repository as registry_repository
+
+from . import repository
+from .checks import COMPLIANCE_ERROR, CheckName, CheckResult, Facts, Outcome, Subject, Verdict, evaluate
+from .rules import RuleBook, RuleSet, Window, shipped
+
+log = structlog.get_logger("engage.compliance")
+
+AUDIT_PREFIX = "AUD-"
+_UNKNOWN_ZONE = "Etc/Unknown"
+_WEEK = timedelta(days=7)
+
+
+class Channel(StrEnum):
+    api = "api"
+    originate = "originate"
+    dialer = "dialer"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """`phone` in E.164 (callers normalise what people type first); `cli` the caller ID to present, if known."""
+
+    phone: str
+    campaign_id: uuid.UUID | None = None
+    jurisdiction: str | None = None
+    cli: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "phone": self.phone,
+            "campaign_id": str(self.campaign_id) if self.campaign_id else None,
+            "jurisdiction": self.jurisdiction,
+            "cli": self.cli,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    channel: Channel
+    user_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    audit_ref: str
+    allowed: bool
+    rule_version: str | None
+    jurisdiction: str | None
+    checks: dict[str, str]
+    reasons: dict[str, str]
+    blocking_rule: str | None
+    blocking_reason: str | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A request ready to gather facts for: its subject (without the campaign window yet) and rule set."""
+
+    request: CheckRequest
+    subject: Subject
+    rules: RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """The facts for one request, and its subject with the campaign's calling window filled in."""
+
+    subject: Subject
+    facts: Facts
+
+
+class FactSource(Protocol):
+    async def gather(self, session: AsyncSession, items: Sequence[Resolved], now: datetime) -> list[Gathered | str]:
+        """Per item, in order: what the checks need, or why the request cannot be decided."""
+        ...
+
+
+class Unresolvable(Exception):
+    """A request the engine cannot decide on: denied with this reason."""
+
+
+def _jurisdiction_and_zone(request: CheckRequest, book: RuleBook, now: datetime) -> tuple[str, ZoneInfo, RuleSet]:
+    try:
+        number = phonenumbers.parse(request.phone, None)
+    except phonenumbers.NumberParseException as exc:
+        raise Unresolvable(f"{request.phone!r} is not an E.164 number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise Unresolvable("the number is not a valid phone number")
+    jurisdiction = (request.jurisdiction or phonenumbers.region_code_for_number(number) or "").upper()
+    if len(jurisdiction) != 2:
+        raise Unresolvable("no jurisdiction for the number")
+    rules = book.for_jurisdiction(jurisdiction, now.date())
+    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != _UNKNOWN_ZONE]
+    zone_name = zones[0] if zones else rules.timezone
+    if zone_name is None:
+        raise Unresolvable(f"no time zone known for the number in {jurisdiction}")
+    try:
+        return jurisdiction, ZoneInfo(zone_name), rules
+    except ZoneInfoNotFoundError as exc:
+        raise Unresolvable(f"unknown time zone {zone_name}") from exc
+
+
+def _error_verdict(reason: str, rules: RuleSet | None = None) -> Verdict:
+    checks: dict[CheckName, CheckResult] = {
+        name: CheckResult.skipped("not evaluated") for name in CheckName if name != CheckName.frequency_cap
+    }
+    return Verdict(
+        allowed=False,
+        checks=checks,
+        blocking_rule=COMPLIANCE_ERROR,
+        blocking_reason=f"Compliance could not decide ({reason}); the call is not allowed.",
+        rule_version=rules.rule_version if rules else None,
+    )
+
+
+class DatabaseFacts:
+    """The facts from PostgreSQL: one query per kind for the whole batch, in the tenant's scope."""
+
+    async def gather(self, session: AsyncSession, items: Sequence[Resolved], now: datetime) -> list[Gathered | str]:
+        phones = {item.subject.phone for item in items}
+        campaigns = await repository.campaign_contexts(
+            session, {item.request.campaign_id for item in items if item.request.campaign_id}
+        )
+        on_tenant_dnc = await dnc_repository.listed(session, phones)
+        loads = await registry_repository.loaded(session)
+        on_registry = await registry_repository.listed(
+            session, [(i.subject.jurisdiction, i.subject.phone) for i in items]
+        )
+        consents = await consents_repository.for_phones(session, list(phones))
+        clis = {item.request.cli for item in items if item.request.cli}
+        owned = await repository.owned_clis(session, clis)
+        finals = {d for item in items if item.rules.frequency for d in item.rules.frequency.final_dispositions}
+        capped = {item.subject.phone for item in items if item.rules.frequency is not None}
+        attempts = await repository.attempts(session, capped, since=now - _WEEK, final_dispositions=finals)
+        gathered: list[Gathered | str] = []
+        for item in items:
+            request, subject = item.request, item.subject
+            campaign = campaigns.get(request.campaign_id) if request.campaign_id else None
+            if request.campaign_id is not None and campaign is None:
+                gathered.append(f"no campaign {request.campaign_id} in this organisation")
+                continue
+            cli_owned: bool | None = None
+            if request.cli is not None:
+                cli_owned = request.cli in owned
+            elif campaign is not None:
+                cli_owned = bool(campaign.cli_numbers)
+            window = None
+            if campaign is not None and campaign.window_start is not None and campaign.window_end is not None:
+                window = Window(start=campaign.window_start, end=campaign.window_end)
+            gathered.append(
+                Gathered(
+                    subject=replace(subject, campaign_window=window),
+                    facts=Facts(
+                        on_tenant_dnc=subject.phone in on_tenant_dnc,
+                        registry_loaded=subject.jurisdiction in loads,
+                        on_registry=(subject.jurisdiction, subject.phone) in on_registry,
+                        consents=consents.get(subject.phone, []),
+                        cli_owned=cli_owned,
+                        attempts=attempts.get(subject.phone, []),
+                    ),
+                )
+            )
+        return gathered
+
+
+class Engine:
+    """Holds what does not change between decisions: the rule book, the fact source, the clock, the budget."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        budget_seconds: float,
+        source: FactSource | None = None,
+        book: RuleBook | None = None,
+    ) -> None:
+        self.clock = clock
+        self.budget_seconds = budget_seconds
+        self.source: FactSource = source if source is not None else DatabaseFacts()
+        self.book = book if book is not None else shipped()
+
+    async def decide(
+        self, session: AsyncSession, tenant_id: uuid.UUID, requests: Sequence[CheckRequest], asker: Asker
+    ) -> list[Decision]:
+        now = self.clock.now()
+        try:
+            async with asyncio.timeout(self.budget_seconds):
+                verdicts = await self._verdicts(session, requests, now)
+        except Exception as exc:  # noqa: BLE001 - default deny: whatever went wrong, the answer is "no"
+            log.warning("compliance.error", error=type(exc).__name__, detail=str(exc)[:200], requests=len(requests))
+            reason = (
+                "time budget exceeded" if isinstance(exc, TimeoutError) else f"internal error: {type(exc).__name__}"
+            )
+            verdicts = [(None, _error_verdict(reason)) for _ in requests]
+        return await self._audit(session, tenant_id, requests, verdicts, asker, now)
+
+    async def _verdicts(
+        self, session: AsyncSession, requests: Sequence[CheckRequest], now: datetime
+    ) -> list[tuple[str | None, Verdict]]:
+        results: list[tuple[str | None, Verdict] | None] = [None] * len(requests)
+        resolved: list[tuple[int, Resolved]] = []
+        for index, request in enumerate(requests):
+            try:
+                jurisdiction, zone, rules = _jurisdiction_and_zone(request, self.book, now)
+            except (Unresolvable, LookupError) as exc:
+                results[index] = (request.jurisdiction, _error_verdict(str(exc)))
+                continue
+            subject = Subject(phone=request.phone, jurisdiction=jurisdiction, zone=zone, cli=request.cli)
+            resolved.append((index, Resolved(request, subject, rules)))
+        if resolved:
+            gathered = await self._gather(session, [item for _, item in resolved], now)
+            for (index, item), found in zip(resolved, gathered, strict=True):
+                jurisdiction = item.subject.jurisdiction
+                if isinstance(found, str):
+                    results[index] = (jurisdiction, _error_verdict(found, item.rules))
+                else:
+                    results[index] = (jurisdiction, evaluate(item.rules, found.subject, found.facts, now))
+        return [result for result in results if result is not None]
+
+    async def _gather(self, session: AsyncSession, items: list[Resolved], now: datetime) -> list[Gathered | str]:
+        # A savepoint: a query that fails or times out must leave the transaction able to write the audit.
+        async with session.begin_nested():
+            # Below the budget, so a slow query is stopped by PostgreSQL before asyncio has to cancel it.
+            await repository.limit_statements(session, f"{max(1, int(self.budget_seconds * 800))}ms")
+            gathered: list[Gathered | str] = await self.source.gather(session, items, now)
+        await repository.unlimit_statements(session)
+        return gathered
+
+    async def _audit(
+        self,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        requests: Sequence[CheckRequest],
+        verdicts: Sequence[tuple[str | None, Verdict]],
+        asker: Asker,
+        now: datetime,
+    ) -> list[Decision]:
+        rows = [
+            repository.AuditRow(
+                campaign_id=request.campaign_id,
+                phone=request.phone,
+                jurisdiction=jurisdiction,
+                rule_version=verdict.rule_version,
+                allowed=verdict.allowed,
+                blocking_rule=verdict.blocking_rule,
+                blocking_reason=verdict.blocking_reason,
+                checks={
+                    name.value: {"outcome": result.outcome.value, "reason": result.reason}
+                    for name, result in verdict.checks.items()
+                },
+                request=request.as_json(),
+            )
+            for request, (jurisdiction, verdict) in zip(requests, verdicts, strict=True)
+        ]
+        seqs = await repository.append_audit(
+            session, rows, tenant_id=tenant_id, decided_at=now, channel=asker.channel.value, actor_user_id=asker.user_id
+        )
+        return [
+            Decision(
+                audit_ref=f"{AUDIT_PREFIX}{seq}",
+                allowed=verdict.allowed,
+                rule_version=verdict.rule_version,
+                jurisdiction=jurisdiction,
+                checks={name.value: result.outcome.value for name, result in verdict.checks.items()},
+                reasons={name.value: result.reason for name, result in verdict.checks.items()},
+                blocking_rule=verdict.blocking_rule,
+                blocking_reason=verdict.blocking_reason,
+                decided_at=now,
+            )
+            for seq, (jurisdiction, verdict) in zip(seqs, verdicts, strict=True)
+        ]
+
+
+def parse_audit_ref(audit_ref: str) -> int | None:
+    digits = audit_ref.removeprefix(AUDIT_PREFIX)
+    if audit_ref.startswith(AUDIT_PREFIX) and digits.isdigit() and len(digits) < 19:
+        return int(digits)
+    return None
+
+
+__all__ = ["Asker", "Channel", "CheckRequest", "Decision", "Engine", "Outcome", "parse_audit_ref"]

@@ -1,0 +1,218 @@
+"""Queries of the compliance engine: the facts a batch of decisions needs (one query per kind, whatever the
+batch size), the audit log, and its verification."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import String, any_, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from engage.campaigns.models import Campaign
+from engage.cli_groups.models import CliNumber
+
+from .models import AuditEntry, DialAttempt
+
+
+def _strings(values: Collection[str]) -> Any:
+    return literal(list(values), ARRAY(String))
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignContext:
+    window_start: time | None
+    window_end: time | None
+    cli_numbers: frozenset[str]
+
+
+async def campaign_contexts(
+    session: AsyncSession, campaign_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, CampaignContext]:
+    """The tenant's campaigns among these (RLS hides the rest): calling window and their CLI group's numbers."""
+    if not campaign_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(Campaign.id, Campaign.calling_window_start, Campaign.calling_window_end, CliNumber.number)
+            .outerjoin(CliNumber, CliNumber.cli_group_id == Campaign.cli_group_id)
+            .where(Campaign.id.in_(list(campaign_ids)))
+        )
+    ).all()
+    numbers: dict[uuid.UUID, set[str]] = {}
+    windows: dict[uuid.UUID, tuple[time | None, time | None]] = {}
+    for campaign_id, start, end, number in rows:
+        windows[campaign_id] = (start, end)
+        bucket = numbers.setdefault(campaign_id, set())
+        if number is not None:
+            bucket.add(number)
+    return {
+        campaign_id: CampaignContext(start, end, frozenset(numbers[campaign_id]))
+        for campaign_id, (start, end) in windows.items()
+    }
+
+
+async def owned_clis(session: AsyncSession, numbers: Collection[str]) -> set[str]:
+    """Which of these caller IDs are in one of the tenant's CLI groups."""
+    if not numbers:
+        return set()
+    rows = await session.scalars(select(CliNumber.number).where(CliNumber.number == any_(_strings(numbers))))
+    return set(rows.all())
+
+
+async def attempts(
+    session: AsyncSession, phones: Collection[str], *, since: datetime, final_dispositions: Collection[str]
+) -> dict[str, list[DialAttempt]]:
+    """The tenant's attempts to these numbers since `since`, and any ever dispositioned as final; oldest first."""
+    if not phones:
+        return {}
+    condition = DialAttempt.attempted_at >= since
+    if final_dispositions:
+        condition = or_(condition, DialAttempt.disposition == any_(_strings(final_dispositions)))
+    rows = await session.scalars(
+        select(DialAttempt)
+        .where(DialAttempt.phone == any_(_strings(phones)), condition)
+        .order_by(DialAttempt.attempted_at)
+    )
+    found: dict[str, list[DialAttempt]] = {}
+    for attempt in rows:
+        found.setdefault(attempt.phone, []).append(attempt)
+    return found
+
+
+async def add_attempt(session: AsyncSession, attempt: DialAttempt) -> None:
+    session.add(attempt)
+    await session.flush()
+
+
+async def statement_timeout(session: AsyncSession) -> str:
+    return str(await session.scalar(text("SELECT current_setting('statement_timeout')")))
+
+
+async def limit_statements(session: AsyncSession, value: str) -> None:
+    """Until the transaction ends or the enclosing savepoint is rolled back."""
+    await session.execute(text("SELECT set_config('statement_timeout', :value, true)"), {"value": value})
+
+
+async def unlimit_statements(session: AsyncSession) -> None:
+    """Back to the connection's own statement timeout (the one it was opened with)."""
+    await session.execute(text("RESET statement_timeout"))
+
+
+# One statement for a whole batch, compiled and prepared once whatever its size: the columns travel as
+# arrays (asyncpg binary protocol). The chain trigger numbers rows in the order the statement inserts them,
+# which the ORDER BY fixes, so sorting the returned numbers gives them back in request order.
+_APPEND_AUDIT = text(
+    """
+    INSERT INTO compliance_audit (tenant_id, decided_at, channel, actor_user_id, campaign_id, phone, jurisdiction,
+                                  rule_version, allowed, blocking_rule, blocking_reason, checks, request)
+    SELECT CAST(:tenant_id AS uuid), CAST(:decided_at AS timestamptz), :channel, CAST(:actor_user_id AS uuid),
+           u.campaign_id, u.phone, u.jurisdiction, u.rule_version, u.allowed, u.blocking_rule, u.blocking_reason,
+           u.checks::jsonb, u.request::jsonb
+    FROM unnest(CAST(:campaign_ids AS uuid[]), CAST(:phones AS text[]), CAST(:jurisdictions AS text[]),
+                CAST(:rule_versions AS text[]), CAST(:allowed AS boolean[]), CAST(:blocking_rules AS text[]),
+                CAST(:blocking_reasons AS text[]), CAST(:checks AS text[]), CAST(:requests AS text[]))
+         WITH ORDINALITY AS u(campaign_id, phone, jurisdiction, rule_version, allowed, blocking_rule, blocking_reason,
+                              checks, request, position)
+    ORDER BY u.position
+    RETURNING seq
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    campaign_id: uuid.UUID | None
+    phone: str
+    jurisdiction: str | None
+    rule_version: str | None
+    allowed: bool
+    blocking_rule: str | None
+    blocking_reason: str | None
+    checks: dict[str, Any]
+    request: dict[str, Any]
+
+
+async def append_audit(
+    session: AsyncSession,
+    rows: Sequence[AuditRow],
+    *,
+    tenant_id: uuid.UUID,
+    decided_at: datetime,
+    channel: str,
+    actor_user_id: uuid.UUID | None,
+) -> list[int]:
+    """Append the decisions of one batch, in order; their `seq`, in the same order."""
+    if not rows:
+        return []
+    result = await session.scalars(
+        _APPEND_AUDIT,
+        {
+            "tenant_id": tenant_id,
+            "decided_at": decided_at,
+            "channel": channel,
+            "actor_user_id": actor_user_id,
+            "campaign_ids": [row.campaign_id for row in rows],
+            "phones": [row.phone for row in rows],
+            "jurisdictions": [row.jurisdiction for row in rows],
+            "rule_versions": [row.rule_version for row in rows],
+            "allowed": [row.allowed for row in rows],
+            "blocking_rules": [row.blocking_rule for row in rows],
+            "blocking_reasons": [row.blocking_reason for row in rows],
+            "checks": [json.dumps(row.checks, ensure_ascii=False) for row in rows],
+            "requests": [json.dumps(row.request, ensure_ascii=False) for row in rows],
+        },
+    )
+    return sorted(result.all())
+
+
+async def get_audit(session: AsyncSession, seq: int) -> AuditEntry | None:
+    return await session.get(AuditEntry, seq)
+
+
+# Run by the schema owner (`engage audit verify`): the app role sees one tenant's rows only. Each row is
+# checked against the one before it: the stored link, a recomputed hash, and no gap in the numbering.
+_VERIFY = text(
+    """
+    SELECT seq, reason FROM (
+      SELECT seq,
+        CASE
+          WHEN seq <> coalesce(lag(seq) OVER w, 0) + 1 THEN 'a row is missing before it'
+          WHEN prev_hash IS DISTINCT FROM lag(hash) OVER w THEN 'its link does not match the previous row''s hash'
+          WHEN hash <> engage_audit_digest(prev_hash, a) THEN 'its content does not match its hash'
+        END AS reason
+      FROM compliance_audit a
+      WINDOW w AS (ORDER BY seq)
+    ) checked
+    WHERE reason IS NOT NULL
+    ORDER BY seq
+    LIMIT 1
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    rows: int
+    last_seq: int
+    first_broken_seq: int | None
+    reason: str | None
+
+
+async def verify_chain(connection: AsyncConnection) -> ChainReport:
+    broken = (await connection.execute(_VERIFY)).first()
+    rows = int((await connection.scalar(text("SELECT count(*) FROM compliance_audit"))) or 0)
+    head = (await connection.execute(text("SELECT last_seq, last_hash FROM compliance_audit_head"))).one()
+    if broken is not None:
+        return ChainReport(rows, head.last_seq, broken.seq, broken.reason)
+    last = (await connection.execute(text("SELECT seq, hash FROM compliance_audit ORDER BY seq DESC LIMIT 1"))).first()
+    last_seq, last_hash = (last.seq, last.hash) if last is not None else (0, None)
+    if (last_seq, last_hash) != (head.last_seq, head.last_hash):
+        # Rows removed from the end leave the head pointing past the last row.
+        return ChainReport(rows, head.last_seq, last_seq + 1, "rows are missing at the end of the log")
+    return ChainReport(rows, head.last_seq, None, None)

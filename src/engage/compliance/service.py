@@ -1,0 +1,144 @@
+"""Compliance use cases behind the API: one check, the rule sets in effect, one audit record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engage.campaigns import repository as campaigns_repository
+from engage.campaigns.errors import CampaignNotFound
+from engage.core.clock import Clock
+from engage.core.ids import new_id
+from engage.core.phones import to_e164
+from engage.core.principal import Principal
+from engage.tenancy import repository as tenancy_repository
+
+from . import repository
+from .engine import AUDIT_PREFIX, Asker, Channel, CheckRequest, Decision, Engine, parse_audit_ref
+from .errors import AuditNotFound, InvalidPhone
+from .models import AuditEntry, DialAttempt
+from .rules import RuleBook, RuleSet, Window
+from .schemas import ComplianceCheck
+
+
+async def _country(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+    tenant = await tenancy_repository.get(session, tenant_id)
+    assert tenant is not None, "a principal's tenant always exists"
+    return tenant.country
+
+
+async def check(session: AsyncSession, principal: Principal, body: ComplianceCheck, *, engine: Engine) -> Decision:
+    """Validate what a client can get wrong (the number, the campaign, the caller ID) as 4xx problems; then one
+    audited decision."""
+    country = await _country(session, principal.tenant_id)
+    phone = to_e164(body.phone, country)
+    if phone is None:
+        raise InvalidPhone(
+            f"{body.phone!r} is not a valid phone number (E.164, or local format in {country}).",
+            extra={"errors": [{"field": "phone", "message": "not a valid phone number"}]},
+        )
+    cli = None
+    if body.cli is not None:
+        cli = to_e164(body.cli, country)
+        if cli is None:
+            raise InvalidPhone(
+                f"{body.cli!r} is not a valid caller ID.",
+                extra={"errors": [{"field": "cli", "message": "not a valid phone number"}]},
+            )
+    if body.campaign_id is not None and await campaigns_repository.get_campaign(session, body.campaign_id) is None:
+        raise CampaignNotFound(f"No campaign {body.campaign_id} in your organisation.")
+    request = CheckRequest(phone=phone, campaign_id=body.campaign_id, jurisdiction=body.jurisdiction, cli=cli)
+    [decision] = await engine.decide(session, principal.tenant_id, [request], Asker(Channel.api, principal.user_id))
+    return decision
+
+
+async def record_attempt(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    phone: str,
+    attempted_at: datetime,
+    answered: bool,
+    disposition: str | None = None,
+    campaign_id: uuid.UUID | None = None,
+) -> None:
+    """What the frequency cap counts: the dialer records each attempt to a number when it ends."""
+    await repository.add_attempt(
+        session,
+        DialAttempt(
+            id=new_id(),
+            tenant_id=tenant_id,
+            phone=phone,
+            campaign_id=campaign_id,
+            attempted_at=attempted_at,
+            answered=answered,
+            disposition=disposition,
+        ),
+    )
+
+
+async def audit_record(session: AsyncSession, audit_ref: str) -> dict[str, Any]:
+    seq = parse_audit_ref(audit_ref)
+    entry: AuditEntry | None = await repository.get_audit(session, seq) if seq is not None else None
+    if entry is None:
+        raise AuditNotFound(f"No compliance decision {audit_ref} in your organisation.")
+    return {
+        "audit_ref": f"{AUDIT_PREFIX}{entry.seq}",
+        "decided_at": entry.decided_at,
+        "channel": entry.channel,
+        "actor_user_id": entry.actor_user_id,
+        "campaign_id": entry.campaign_id,
+        "phone": entry.phone,
+        "jurisdiction": entry.jurisdiction,
+        "rule_version": entry.rule_version,
+        "allowed": entry.allowed,
+        "blocking_rule": entry.blocking_rule,
+        "blocking_reason": entry.blocking_reason,
+        "checks": entry.checks,
+        "request": entry.request,
+        "hash": entry.hash,
+        "prev_hash": entry.prev_hash,
+    }
+
+
+def _windows(windows: list[Window]) -> list[dict[str, str]]:
+    return [{"start": f"{w.start:%H:%M}", "end": f"{w.end:%H:%M}"} for w in windows]
+
+
+def describe(rules: RuleSet) -> dict[str, Any]:
+    """What the engine enforces for one jurisdiction, for operators to read."""
+    hours = rules.calling_hours
+    return {
+        "jurisdiction": rules.jurisdiction,
+        "rule_version": rules.rule_version,
+        "effective_from": rules.effective_from,
+        "confirmed": rules.confirmed,
+        "source": rules.source,
+        "timezone": rules.timezone,
+        "calling_hours": {
+            "windows": _windows(hours.windows),
+            "days": hours.days,
+            "weekend": [day for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") if day not in hours.days],
+            "blocking_reason": hours.blocking_reason,
+            "source": hours.source,
+        },
+        "ramadan": (
+            {"windows": _windows(rules.ramadan.windows), "source": rules.ramadan.source} if rules.ramadan else None
+        ),
+        "holidays": {
+            "source": rules.holidays.source,
+            "country": rules.holiday_country if rules.jurisdiction != "*" else None,
+            "calls_allowed": rules.holidays.calls_allowed,
+        },
+        "registry": rules.registry.model_dump(),
+        "consent": rules.consent.model_dump(),
+        "frequency_cap": rules.frequency.model_dump() if rules.frequency else None,
+    }
+
+
+def rules_in_effect(book: RuleBook, clock: Clock) -> list[dict[str, Any]]:
+    today: date = clock.now().date()
+    return [describe(rules) for rules in book.current(today)]
