@@ -27,7 +27,7 @@ from engage.compliance.repository import ChainReport
 from engage.config import InsecureSecretError, Settings, require_secure_jwt
 from engage.core.clock import Clock, isoformat_z
 from engage.core.db import create_owner_engine, tenant_transaction, unscoped_transaction
-from engage.core.errors import NotFound, ProblemError, problem_type
+from engage.core.errors import BadRequest, NotFound, ProblemError, problem_type
 from engage.core.logging import configure_logging
 from engage.core.principal import Role
 from engage.core.runtime import Runtime
@@ -35,6 +35,7 @@ from engage.demo import Demo, seed_demo
 from engage.main import clock_for, create_app, database_url, open_sessions
 from engage.migrate import migrate
 from engage.registry import service as registry
+from engage.telephony.esl import codec as esl_codec
 from engage.tenancy import repository as tenancy_repository
 from engage.tenancy import service as tenancy
 from engage.users import service as users
@@ -218,6 +219,22 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if broken is None else 1
 
 
+def cmd_esl_decode(args: argparse.Namespace, settings: Settings) -> int:
+    """The frames of a captured ESL stream as JSON lines: an operator's debugging tool, the codec's black box."""
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise BadRequest(f"Cannot read {args.file}: {exc.strerror}.") from exc
+    try:
+        frames = esl_codec.decode_stream(data)
+        lines = [json.dumps(esl_codec.frame_as_json(frame), ensure_ascii=False) for frame in frames]
+    except esl_codec.EslProtocolError as exc:
+        raise BadRequest(f"{args.file} is not an ESL stream: {exc}") from exc
+    for line in lines:
+        print(line)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return BENCHMARKS[args.what](args, settings)
 
@@ -272,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the compliance audit log").add_subparsers(dest="action", required=True)
     audit_verify = audit.add_parser("verify", help="walk the hash chain; exit 1 at the first broken link")
     audit_verify.set_defaults(handler=cmd_audit_verify)
+
+    esl = sub.add_parser("esl", help="FreeSWITCH Event Socket tools").add_subparsers(dest="action", required=True)
+    esl_decode = esl.add_parser("decode", help="print the frames of a captured ESL stream as JSON lines")
+    esl_decode.add_argument("file", metavar="FILE")
+    esl_decode.set_defaults(handler=cmd_esl_decode)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("what", choices=sorted(BENCHMARKS))
