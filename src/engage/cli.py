@@ -36,6 +36,7 @@ from engage.main import clock_for, create_app, database_url, open_sessions
 from engage.migrate import migrate
 from engage.registry import service as registry
 from engage.telephony.esl import codec as esl_codec
+from engage.telephony.sim.server import Behaviour, SwitchSimulator
 from engage.tenancy import repository as tenancy_repository
 from engage.tenancy import service as tenancy
 from engage.users import service as users
@@ -235,6 +236,45 @@ def cmd_esl_decode(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
+    """The switch simulator alone, speaking ESL on `--host:--port` until SIGINT or SIGTERM. Prints where it
+    listens as JSON once it accepts connections."""
+    secret = settings.esl.password.get_secret_value() if settings.esl.password is not None else ""
+    password = args.password or secret
+    if not password:
+        raise BadRequest(
+            "Refusing to start the switch simulator without a password: set ENGAGE_ESL_PASSWORD or pass --password."
+        )
+    try:
+        behaviour = Behaviour.from_settings(settings.sim)
+    except ValueError as exc:
+        raise BadRequest(f"Invalid simulator settings: {exc}") from exc
+
+    async def run() -> None:
+        simulator = SwitchSimulator(
+            password=password,
+            behaviour=behaviour,
+            recordings_dir=Path(args.recordings_dir) if args.recordings_dir else None,
+        )
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for handled in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(handled, stopping.set)
+        try:
+            port = await simulator.start(args.host, args.port)
+        except OSError as exc:
+            raise BadRequest(f"Cannot listen on {args.host}:{args.port}: {exc.strerror}.") from exc
+        try:
+            _print_json({"esl": {"host": args.host, "port": port}})
+            sys.stdout.flush()
+            await stopping.wait()
+        finally:
+            await simulator.stop()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return BENCHMARKS[args.what](args, settings)
 
@@ -294,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     esl_decode = esl.add_parser("decode", help="print the frames of a captured ESL stream as JSON lines")
     esl_decode.add_argument("file", metavar="FILE")
     esl_decode.set_defaults(handler=cmd_esl_decode)
+
+    sim = sub.add_parser("sim", help="run the switch simulator (FreeSWITCH's Event Socket on loopback)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8021)
+    sim.add_argument("--password", help="ESL password (default: ENGAGE_ESL_PASSWORD)")
+    sim.add_argument("--recordings-dir", help="uuid_record paths must lie inside this folder")
+    sim.set_defaults(handler=cmd_sim)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("what", choices=sorted(BENCHMARKS))
