@@ -66,7 +66,7 @@ def _print_demo(demo: Demo, settings: Settings) -> None:
     sys.stdout.flush()
 
 
-def _serve(settings: Settings, *, demo: bool) -> int:
+def _serve(settings: Settings, *, demo: bool, with_switch: bool) -> int:
     # Refuse an insecure secret here, as a problem on stderr; inside the lifespan it would only surface as
     # uvicorn's "Application startup failed" with a traceback.
     settings = require_secure_jwt(settings)
@@ -78,7 +78,7 @@ def _serve(settings: Settings, *, demo: bool) -> int:
             )
             _print_demo(seeded, settings)
 
-    app = create_app(settings, on_ready=on_ready)
+    app = create_app(settings, on_ready=on_ready, with_switch=with_switch)
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.api.host, port=settings.api.port, log_config=None, access_log=False)
     )
@@ -106,11 +106,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # With no database configured this is the demo: embedded PostgreSQL, generated JWT secret, demo tenant.
     demo = args.demo or settings.database.url is None
     settings = _override_api(settings, args).model_copy(update={"demo": settings.demo or demo})
-    return _serve(settings, demo=demo)
+    return _serve(settings, demo=demo, with_switch=True)
 
 
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
-    return _serve(_override_api(settings, args), demo=False)
+    return _serve(_override_api(settings, args), demo=False, with_switch=False)
 
 
 def _override_api(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("what", choices=sorted(BENCHMARKS))
     bench.add_argument("--seconds", type=float, default=10.0)
-    bench.add_argument("--concurrency", type=int, default=32)
+    bench.add_argument("--concurrency", type=int, help="clients (api: 32, compliance: 50) or legs (switch: 1000)")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

@@ -82,6 +82,8 @@ class EslSettings(BaseModel):
     port: int = Field(default=8021, ge=1, le=65535)
     # No default: FreeSWITCH ships "ClueCon", and a dialer must not assume an unchanged default password.
     password: SecretStr | None = None
+    # The SIP gateway customer legs leave through (`sofia/gateway/<gateway>/<number>`).
+    gateway: str = "carrier"
 
 
 class SimSettings(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
@@ -37,6 +37,7 @@ from engage.dnc.api import router as dnc_router
 from engage.migrate import migrate
 from engage.ops.api import router as ops_router
 from engage.registry.api import router as registry_router
+from engage.telephony.connect import drain, open_switch
 from engage.tenancy.service import RateLimitCache
 from engage.users.api import router as users_router
 
@@ -122,20 +123,26 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
+    with_switch: bool = False,
 ) -> FastAPI:
     """The API. With `runtime` given (tests, benchmarks) it is used as is; otherwise the lifespan starts one
-    from `settings` and calls `on_ready` (the demo seeding) before serving."""
+    from `settings` and calls `on_ready` (the demo seeding) before serving. `with_switch` (`engage serve`, not
+    `engage api`): the lifespan also opens the switch (the simulator in-process when `telephony=sim`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             yield
             return
-        async with start_runtime(settings) as started:
+        async with start_runtime(settings) as started, AsyncExitStack() as stack:
             _bind(app, started)
+            if with_switch:
+                app.state.switch = await stack.enter_async_context(open_switch(settings, started.clock))
+                draining = asyncio.create_task(drain(app.state.switch), name="switch-drain")
+                stack.push_async_callback(_cancel, draining)
             if on_ready is not None:
                 await on_ready(started)
-            log.info("engage.ready", telephony=settings.telephony.value)
+            log.info("engage.ready", telephony=settings.telephony.value if with_switch else None)
             yield
 
     app = FastAPI(
@@ -160,6 +167,11 @@ def create_app(
     if runtime is not None:
         _bind(app, runtime)
     return app
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _bind(app: FastAPI, runtime: Runtime) -> None:

@@ -311,6 +311,20 @@ class TestBench:
         assert figures["requests"] > 0
         assert figures["errors"] == 0
 
+    async def test_bench_switch_runs_the_client_against_a_simulator_process(self, cli_env: dict[str, str]) -> None:
+        result = await run_engage(
+            "bench", "switch", "--seconds", "1", "--concurrency", "20", env=cli_env, limit_seconds=120
+        )
+
+        assert result.returncode == 0, result.stderr
+        figures = result.json()
+        assert figures["benchmark"] == "switch"
+        assert figures["originates"] > 0
+        assert figures["originate_failures"] == 0
+        assert figures["legs_with_events_out_of_order"] == 0
+        assert set(figures["event_lag_ms"]) == {"events", "p50", "p99"}
+        assert set(figures["cpu_seconds"]) == {"client", "simulator"}
+
 
 class TestEmbeddedDefault:
     async def test_a_one_shot_command_without_a_database_url_uses_the_embedded_server_and_stops_it_after(
