@@ -197,6 +197,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The digest function takes the table's row type: it goes first.
+    op.execute("DROP FUNCTION IF EXISTS engage_audit_digest(text, compliance_audit)")
     op.drop_table("compliance_audit")
     op.drop_table("compliance_audit_head")
     op.execute("DROP FUNCTION IF EXISTS engage_audit_chain()")

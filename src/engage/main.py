@@ -40,6 +40,7 @@ from engage.registry.api import router as registry_router
 from engage.telephony.connect import drain, open_switch
 from engage.tenancy.service import RateLimitCache
 from engage.users.api import router as users_router
+from engage.webhooks.api import router as webhooks_router
 
 log = structlog.get_logger("engage.main")
 
@@ -164,6 +165,7 @@ def create_app(
     app.include_router(compliance_router)
     app.include_router(registry_router)
     app.include_router(consents_router)
+    app.include_router(webhooks_router)
     if runtime is not None:
         _bind(app, runtime)
     return app

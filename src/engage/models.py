@@ -15,6 +15,7 @@ from engage.dnc.models import DncEntry
 from engage.registry.models import RegistryLoad, RegistryNumber
 from engage.tenancy.models import Tenant
 from engage.users.models import Team, User
+from engage.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = Base.metadata
 
@@ -36,5 +37,7 @@ __all__ = [
     "Team",
     "Tenant",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
 ]

@@ -29,6 +29,8 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]]
     correlation_id: Mapped[uuid.UUID | None]
     occurred_at: Mapped[datetime]
+    # Set by the webhook dispatcher once it has made this event's deliveries (migration 20261127_0930).
+    fanned_out_at: Mapped[datetime | None]
 
 
 async def record_event(

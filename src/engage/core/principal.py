@@ -41,6 +41,8 @@ class Permission(StrEnum):
     compliance_audit_read = "compliance:audit:read"
     consents_read = "consents:read"
     consents_write = "consents:write"
+    # Admins alone: a webhook sends the tenant's events to an outside URL.
+    webhooks_manage = "webhooks:manage"
 
 
 # Agents dial by hand (preview, manual originate), so they may ask the compliance engine and read what it

@@ -1,0 +1,2 @@
+"""Webhooks: tenants' subscriptions, and the dispatcher that delivers outbox events to them, signed, with the
+seed's retry schedule."""
