@@ -2,7 +2,7 @@
 
 The dispatcher works across tenants, which row-level security forbids the app role. It does so only through
 three SECURITY DEFINER functions that return and touch the rows of its own work and nothing else:
-- `engage_webhook_fan_out(batch)`: takes outbox events not yet fanned out (oldest first, FOR UPDATE SKIP
+- `engage_webhook_fan_out(batch, now)`: takes outbox events not yet fanned out (oldest first, FOR UPDATE SKIP
   LOCKED, so several dispatchers share the work), creates a pending delivery for every active subscription of
   the event's tenant that wants its type, and marks the events fanned out; returns how many events it took.
 - `engage_webhook_claim(batch, lease_seconds, now)`: leases due deliveries (FOR UPDATE SKIP LOCKED) by setting
@@ -44,7 +44,8 @@ $$
 """
 
 FAN_OUT = """
-CREATE FUNCTION engage_webhook_fan_out(p_batch integer) RETURNS integer
+-- p_now is the dispatcher's clock, like the claim's: a delivery made "now" is due by the same clock that claims it.
+CREATE FUNCTION engage_webhook_fan_out(p_batch integer, p_now timestamptz) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
 AS $$
 DECLARE
@@ -60,13 +61,13 @@ BEGIN
   ), deliveries AS (
     INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_id, event_type, occurred_at, status,
                                     attempts, next_attempt_at, created_at)
-    SELECT engage_uuid7(), b.tenant_id, s.id, b.id, b.event_type, b.occurred_at, 'pending', 0, now(), now()
+    SELECT engage_uuid7(), b.tenant_id, s.id, b.id, b.event_type, b.occurred_at, 'pending', 0, p_now, p_now
     FROM batch b
     JOIN webhook_subscriptions s
       ON s.tenant_id = b.tenant_id AND s.is_active AND b.event_type = ANY (s.events)
     ON CONFLICT (subscription_id, event_id) DO NOTHING
   ), marked AS (
-    UPDATE outbox_events o SET fanned_out_at = now() FROM batch b WHERE o.id = b.id RETURNING o.id
+    UPDATE outbox_events o SET fanned_out_at = p_now FROM batch b WHERE o.id = b.id RETURNING o.id
   )
   SELECT count(*) INTO taken FROM marked;
   RETURN taken;
@@ -87,20 +88,23 @@ BEGIN
   WITH due AS (
     SELECT d.id
     FROM webhook_deliveries d
+    -- A deactivated subscription's deliveries wait (they go out again if it is switched back on).
+    JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.is_active
     WHERE d.status = 'pending' AND d.next_attempt_at <= p_now
       AND (d.leased_until IS NULL OR d.leased_until < p_now)
     ORDER BY d.next_attempt_at, d.occurred_at
     LIMIT p_batch
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF d SKIP LOCKED
   ), leased AS (
     UPDATE webhook_deliveries d
     SET leased_until = p_now + make_interval(secs => p_lease_seconds)
     FROM due WHERE d.id = due.id
     RETURNING d.*
   )
-  SELECT l.id, l.subscription_id, l.tenant_id, l.event_id, l.event_type, l.occurred_at, o.correlation_id, o.payload,
-         l.attempts, s.url, s.secret,
-         CASE WHEN s.previous_secret_expires_at > p_now THEN s.previous_secret END
+  -- RETURN QUERY wants the declared types exactly: the varchar columns are cast to the declared text.
+  SELECT l.id, l.subscription_id, l.tenant_id, l.event_id, l.event_type::text, l.occurred_at, o.correlation_id,
+         o.payload, l.attempts, s.url::text, s.secret::text,
+         CASE WHEN s.previous_secret_expires_at > p_now THEN s.previous_secret::text END
   FROM leased l
   JOIN webhook_subscriptions s ON s.id = l.subscription_id
   JOIN outbox_events o ON o.id = l.event_id
@@ -189,7 +193,7 @@ def upgrade() -> None:
     for statement in (UUID7, FAN_OUT, CLAIM, SETTLE):
         op.execute(statement)
     for function in (
-        "engage_webhook_fan_out(integer)",
+        "engage_webhook_fan_out(integer, timestamptz)",
         "engage_webhook_claim(integer, double precision, timestamptz)",
         "engage_webhook_settle(uuid, boolean, integer, text, integer, timestamptz, timestamptz)",
     ):
@@ -202,7 +206,7 @@ def downgrade() -> None:
         "DROP FUNCTION IF EXISTS engage_webhook_settle(uuid, boolean, integer, text, integer, timestamptz, timestamptz)"
     )
     op.execute("DROP FUNCTION IF EXISTS engage_webhook_claim(integer, double precision, timestamptz)")
-    op.execute("DROP FUNCTION IF EXISTS engage_webhook_fan_out(integer)")
+    op.execute("DROP FUNCTION IF EXISTS engage_webhook_fan_out(integer, timestamptz)")
     op.execute("DROP FUNCTION IF EXISTS engage_uuid7()")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_subscriptions")

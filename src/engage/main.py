@@ -41,6 +41,7 @@ from engage.telephony.connect import drain, open_switch
 from engage.tenancy.service import RateLimitCache
 from engage.users.api import router as users_router
 from engage.webhooks.api import router as webhooks_router
+from engage.webhooks.dispatcher import Dispatcher
 
 log = structlog.get_logger("engage.main")
 
@@ -128,7 +129,8 @@ def create_app(
 ) -> FastAPI:
     """The API. With `runtime` given (tests, benchmarks) it is used as is; otherwise the lifespan starts one
     from `settings` and calls `on_ready` (the demo seeding) before serving. `with_switch` (`engage serve`, not
-    `engage api`): the lifespan also opens the switch (the simulator in-process when `telephony=sim`)."""
+    `engage api`): the lifespan also opens the switch (the simulator in-process when `telephony=sim`) and runs
+    the webhook dispatcher."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,6 +143,13 @@ def create_app(
                 app.state.switch = await stack.enter_async_context(open_switch(settings, started.clock))
                 draining = asyncio.create_task(drain(app.state.switch), name="switch-drain")
                 stack.push_async_callback(_cancel, draining)
+                # The webhook dispatcher: `engage serve` runs it in-process (`engage worker`, later, runs more).
+                dispatcher = await stack.enter_async_context(
+                    Dispatcher(started.sessions, started.clock, allow_private=settings.webhook.allow_private_targets)
+                )
+                stop_dispatching = asyncio.Event()
+                dispatching = asyncio.create_task(dispatcher.run(stop_dispatching), name="webhook-dispatcher")
+                stack.push_async_callback(_stop, stop_dispatching, dispatching)
             if on_ready is not None:
                 await on_ready(started)
             log.info("engage.ready", telephony=settings.telephony.value if with_switch else None)
@@ -169,6 +178,15 @@ def create_app(
     if runtime is not None:
         _bind(app, runtime)
     return app
+
+
+async def _stop(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    """Ask a loop to finish what it has in flight; cancel it if it has not within a few seconds."""
+    stop.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=5)
+    except TimeoutError:
+        await _cancel(task)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
