@@ -14,7 +14,7 @@ from engage.core.clock import Clock
 from engage.core.ids import new_id
 from engage.core.phones import to_e164
 from engage.core.principal import Principal
-from engage.tenancy import repository as tenancy_repository
+from engage.tenancy import service as tenancy_service
 
 from . import repository
 from .engine import AUDIT_PREFIX, Asker, Channel, CheckRequest, Decision, Engine, parse_audit_ref
@@ -24,16 +24,10 @@ from .rules import RuleBook, RuleSet, Window
 from .schemas import ComplianceCheck
 
 
-async def _country(session: AsyncSession, tenant_id: uuid.UUID) -> str:
-    tenant = await tenancy_repository.get(session, tenant_id)
-    assert tenant is not None, "a principal's tenant always exists"
-    return tenant.country
-
-
 async def check(session: AsyncSession, principal: Principal, body: ComplianceCheck, *, engine: Engine) -> Decision:
     """Validate what a client can get wrong (the number, the campaign, the caller ID) as 4xx problems; then one
     audited decision."""
-    country = await _country(session, principal.tenant_id)
+    country = await tenancy_service.country(session, principal.tenant_id)
     phone = to_e164(body.phone, country)
     if phone is None:
         raise InvalidPhone(

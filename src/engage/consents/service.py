@@ -27,7 +27,7 @@ from engage.core.outbox import record_event
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
 from engage.core.principal import Principal
-from engage.tenancy import repository as tenants
+from engage.tenancy import service as tenancy_service
 
 from . import repository
 from .errors import ConsentAlreadyWithdrawn, ConsentNotFound
@@ -49,16 +49,8 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", extra={"errors": [{"field": field, "message": message}]})
 
 
-async def _tenant_country(session: AsyncSession, tenant_id: uuid.UUID) -> str:
-    tenant = await tenants.get(session, tenant_id)
-    if tenant is None:
-        # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
-        raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
-    return tenant.country
-
-
 async def _normalised_phone(session: AsyncSession, tenant_id: uuid.UUID, raw: str) -> str:
-    phone = to_e164(raw, await _tenant_country(session, tenant_id))
+    phone = to_e164(raw, await tenancy_service.country(session, tenant_id))
     if phone is None:
         raise _invalid("phone", "not a valid phone number")
     return phone

@@ -21,7 +21,7 @@ from engage.core.clock import Clock
 from engage.core.ids import new_id
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
-from engage.tenancy import repository as tenancy_repository
+from engage.tenancy import service as tenancy_service
 
 from . import repository
 from .errors import CampaignCompleted, CampaignNotFound, TooManyContacts
@@ -47,12 +47,6 @@ async def _campaign(session: AsyncSession, campaign_id: uuid.UUID, *, lock: bool
     if campaign is None:
         raise CampaignNotFound(f"No campaign {campaign_id} in your organisation.")
     return campaign
-
-
-async def _country(session: AsyncSession, tenant_id: uuid.UUID) -> str:
-    tenant = await tenancy_repository.get(session, tenant_id)
-    assert tenant is not None, "a principal's tenant always exists"
-    return tenant.country
 
 
 @dataclass
@@ -96,7 +90,7 @@ async def upload(
     campaign = await _campaign(session, campaign_id, lock=True)
     if campaign.status == "completed":
         raise CampaignCompleted(f"Campaign {campaign_id} is completed; it takes no more contacts.")
-    country = await _country(session, tenant_id)
+    country = await tenancy_service.country(session, tenant_id)
     # phonenumbers is pure Python (20 to 40 µs a number): 10,000 of them must not stall the event loop, so they are
     # normalised in a thread, one chunk ahead of the inserts. While PostgreSQL inserts a chunk, the thread reads
     # the next, and the two costs overlap instead of adding up. Only this coroutine uses the session.
@@ -168,5 +162,5 @@ async def search(
 ) -> tuple[list[dict[str, object]], int]:
     if data.campaign_id is not None:
         await _campaign(session, data.campaign_id)
-    terms = read_query(data.q, await _country(session, tenant_id))
+    terms = read_query(data.q, await tenancy_service.country(session, tenant_id))
     return await repository.search(session, terms, campaign_id=data.campaign_id, limit=data.limit)

@@ -23,7 +23,7 @@ from engage.core.outbox import record_event
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
 from engage.core.principal import Principal
-from engage.tenancy import repository as tenants
+from engage.tenancy import service as tenancy_service
 
 from . import repository
 from .errors import DncEntryNotFound, TooManyPhones
@@ -112,14 +112,6 @@ async def add_numbers(
     return AddResult(added=added, duplicates_skipped=skipped)
 
 
-async def _tenant_country(session: AsyncSession, tenant_id: uuid.UUID) -> str:
-    tenant = await tenants.get(session, tenant_id)
-    if tenant is None:
-        # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
-        raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
-    return tenant.country
-
-
 async def add_from_request(session: AsyncSession, principal: Principal, data: DncAdd, *, clock: Clock) -> RequestResult:
     """POST /v1/dnc: numbers as typed, read in the tenant's country; invalid ones are counted, not stored."""
     if len(data.phones) > MAX_PHONES_PER_REQUEST:
@@ -128,7 +120,7 @@ async def add_from_request(session: AsyncSession, principal: Principal, data: Dn
             "Send them in several requests.",
             extra={"max_phones": MAX_PHONES_PER_REQUEST, "received": len(data.phones)},
         )
-    country = await _tenant_country(session, principal.tenant_id)
+    country = await tenancy_service.country(session, principal.tenant_id)
     parsed = [to_e164(raw, country) for raw in data.phones]
     valid = [phone for phone in parsed if phone is not None]
     result = await add_numbers(
@@ -152,7 +144,7 @@ async def list_entries(
 ) -> PageResult[DncListing]:
     normalised = None
     if phone is not None:
-        normalised = to_e164(phone, await _tenant_country(session, tenant_id))
+        normalised = to_e164(phone, await tenancy_service.country(session, tenant_id))
         if normalised is None:
             raise ValidationFailed(
                 "phone: not a valid phone number",

@@ -1,4 +1,5 @@
-"""Tenant use cases: creation (command line) and the cached rate-limit allowance the edge reads."""
+"""Tenant use cases: creation (command line), the tenant's country (the region local phone numbers are read in)
+and the cached rate-limit allowance the edge reads."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ from .models import Tenant
 
 # ISO 3166-1 alpha-2 codes are two upper-case letters; validity beyond that is the numbering plan's job.
 _COUNTRY_LENGTH = 2
+
+
+async def country(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+    """The tenant's ISO 3166-1 country: where a number typed in local format is read (DESIGN.md §3)."""
+    tenant = await repository.get(session, tenant_id)
+    if tenant is None:
+        # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
+        raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
+    return tenant.country
 
 
 async def create(
