@@ -184,6 +184,14 @@ async def _bench_api(settings: Settings, seconds: float, concurrency: int) -> di
     return {
         "benchmark": "api",
         "endpoint": "GET /v1/users?limit=20",
+        **_load_figures(latencies, errors, seconds, concurrency),
+        "login_ms_median": round(statistics.median(login_ms), 1),
+    }
+
+
+def _load_figures(latencies: list[float], errors: int, seconds: float, concurrency: int) -> dict[str, object]:
+    """What a load run against one endpoint reports: volume, throughput and latency percentiles."""
+    return {
         "seconds": seconds,
         "concurrency": concurrency,
         "requests": len(latencies),
@@ -194,7 +202,6 @@ async def _bench_api(settings: Settings, seconds: float, concurrency: int) -> di
             "p90": round(_percentile(latencies, 0.90), 2),
             "p99": round(_percentile(latencies, 0.99), 2),
         },
-        "login_ms_median": round(statistics.median(login_ms), 1),
     }
 
 
@@ -782,17 +789,8 @@ async def _bench_compliance(settings: Settings, seconds: float, concurrency: int
         },
         "single_check": {
             "endpoint": "POST /v1/compliance/check",
-            "seconds": seconds,
-            "concurrency": concurrency,
-            "requests": len(latencies),
-            "errors": errors,
+            **_load_figures(latencies, errors, seconds, concurrency),
             "denied_by_compliance_error": denied_by_error,
-            "requests_per_second": round(len(latencies) / seconds, 1),
-            "latency_ms": {
-                "p50": round(_percentile(latencies, 0.50), 2),
-                "p90": round(_percentile(latencies, 0.90), 2),
-                "p99": round(_percentile(latencies, 0.99), 2),
-            },
         },
     }
 
