@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from engage.config import EslSettings, Settings, SimSettings, Telephony
 from engage.core.clock import ManualClock
 from engage.main import create_app
-from engage.telephony.connect import SwitchNotConfigured, open_switch
-from engage.telephony.events import LegHangup, LegOutcome
+from engage.telephony.connect import SwitchNotConfigured, open_switch, open_telephony
+from engage.telephony.events import LegHangup, LegOutcome, RegistrationChanged
 from engage.telephony.port import Originate, SwitchError
 from engage.telephony.sim.server import SwitchSimulator
 
@@ -71,6 +71,46 @@ class TestOpenSwitch:
         with pytest.raises(SwitchNotConfigured, match="ENGAGE_ESL_PASSWORD"):
             async with open_switch(settings.model_copy(update={"telephony": Telephony.esl}), clock):
                 pass
+
+
+class TestOpenTelephony:
+    async def test_sim_gives_phones_whose_registrations_the_switch_reports(
+        self, settings: Settings, clock: ManualClock, tmp_path: Path
+    ) -> None:
+        async with open_telephony(sim_settings(settings, tmp_path), clock) as telephony:
+            assert telephony.phones is not None
+            await asyncio.wait_for(telephony.phones.register("agent_1001"), timeout=5)
+
+            async def registered() -> RegistrationChanged:
+                async for event in telephony.switch.events():
+                    if isinstance(event, RegistrationChanged):
+                        return event
+                raise AssertionError("the switch closed first")
+
+            changed = await asyncio.wait_for(registered(), timeout=5)
+            listed = await telephony.switch.registrations()
+
+        assert (changed.sip_user, changed.registered) == ("agent_1001", True)
+        assert listed == {"agent_1001"}
+
+    async def test_esl_gives_no_phones_because_real_phones_register_themselves(
+        self, settings: Settings, clock: ManualClock
+    ) -> None:
+        freeswitch = SwitchSimulator(password="s3cret-esl")
+        port = await freeswitch.start()
+        try:
+            configured = settings.model_copy(
+                update={
+                    "telephony": Telephony.esl,
+                    "esl": EslSettings(host="127.0.0.1", port=port, password=SecretStr("s3cret-esl")),
+                }
+            )
+            async with open_telephony(configured, clock) as telephony:
+                phones = telephony.phones
+        finally:
+            await freeswitch.stop()
+
+        assert phones is None
 
 
 async def test_serve_lifespan_holds_the_switch_open_and_closes_it(settings: Settings, tmp_path: Path) -> None:

@@ -26,8 +26,11 @@ class LegRinging:
 
 @dataclass(frozen=True, slots=True)
 class LegAnswered:
+    """`machine`: answering-machine detection says a machine (a voicemail box) answered, not a person."""
+
     leg_id: str
     at: datetime
+    machine: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,9 @@
 """The `Switch` port: what the dialer asks of a telephony switch, in domain terms. The ESL adapter
-(`telephony.esl`) implements it for FreeSWITCH and, through the same code, for the simulator."""
+(`telephony.esl`) implements it for FreeSWITCH and, through the same code, for the simulator.
+
+The `Phones` port: registering agents' SIP phones, which only the simulator needs (real phones register
+themselves); the dialer keeps "an agent's SIP user counts as registered while the agent is not offline"
+(DESIGN.md §2) true through it when telephony is sim."""
 
 from __future__ import annotations
 
@@ -36,6 +40,20 @@ class Switch(Protocol):
 
     async def hangup(self, leg_id: str, cause: str = "NORMAL_CLEARING") -> None: ...
 
+    async def play_and_hangup(self, leg_id: str, path: str) -> None:
+        """Play the message at `path` to the leg, then hang it up (its LegHangup follows as an event)."""
+        ...
+
+    async def exists(self, leg_id: str) -> bool:
+        """Whether the switch has this leg now (ours or not)."""
+        ...
+
+    async def adopt(self, leg_id: str, *, answered: bool) -> bool:
+        """Report a leg another process originated as if it were ours from now on (its later answer, bridge,
+        recording stop and its one LegHangup). `answered` says whether it was answered already. False, and
+        nothing reported, when the switch no longer has it; True without change when it is tracked already."""
+        ...
+
     async def start_recording(self, leg_id: str, path: str) -> None: ...
 
     async def stop_recording(self, leg_id: str, path: str) -> None: ...
@@ -47,3 +65,11 @@ class Switch(Protocol):
     def events(self) -> AsyncIterator[SwitchEvent]:
         """Every event, in the order the switch sent them (so in order per leg)."""
         ...
+
+
+class Phones(Protocol):
+    """Agents' SIP phones registering with the switch (the simulator's; real phones register themselves)."""
+
+    async def register(self, sip_user: str) -> None: ...
+
+    async def unregister(self, sip_user: str) -> None: ...

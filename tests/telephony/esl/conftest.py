@@ -6,8 +6,9 @@ is bounded (`WAIT_SECONDS`)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,16 @@ def reconnect_backoff() -> Backoff:
 
 
 @pytest.fixture
-async def running_sim(behaviour: Behaviour) -> AsyncIterator[tuple[SwitchSimulator, int]]:
-    simulator = SwitchSimulator(password=PASSWORD, behaviour=behaviour, heartbeat_seconds=0.1)
+def message_seconds() -> float:
+    """How long a message played before a hangup lasts; a test that must see the leg mid-message raises it."""
+    return 0.05
+
+
+@pytest.fixture
+async def running_sim(behaviour: Behaviour, message_seconds: float) -> AsyncIterator[tuple[SwitchSimulator, int]]:
+    simulator = SwitchSimulator(
+        password=PASSWORD, behaviour=behaviour, heartbeat_seconds=0.1, message_seconds=message_seconds
+    )
     port = await simulator.start()
     yield simulator, port
     await simulator.stop()
@@ -75,6 +84,29 @@ async def switch(client: EslClient, clock: ManualClock) -> AsyncIterator[EslSwit
 @pytest.fixture
 def events(switch: EslSwitch) -> AsyncIterator[SwitchEvent]:
     return switch.events()
+
+
+SwitchFactory = Callable[..., Awaitable[EslSwitch]]
+
+
+@pytest.fixture
+async def another_switch(sim_port: int, clock: ManualClock) -> AsyncIterator[SwitchFactory]:
+    """An EslSwitch on a client of its own (as another dialer process would have), closed at the end; keyword
+    arguments go to EslSwitch."""
+    opened: list[tuple[EslClient, EslSwitch]] = []
+
+    async def open_switch(**options: Any) -> EslSwitch:
+        esl = EslClient(command_timeout_seconds=2.0, heartbeat_timeout_seconds=None, backoff=FAST_RECONNECT)
+        await asyncio.wait_for(esl.connect("127.0.0.1", sim_port, PASSWORD), WAIT_SECONDS)
+        adapter = EslSwitch(esl, gateway="carrier1", clock=clock, **options)
+        opened.append((esl, adapter))
+        await asyncio.wait_for(adapter.start(), WAIT_SECONDS)
+        return adapter
+
+    yield open_switch
+    for esl, adapter in opened:
+        await adapter.close()
+        await esl.close()
 
 
 async def next_event(events: AsyncIterator[SwitchEvent]) -> SwitchEvent:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engage.telephony.esl.client import Backoff, EslClient, EslCommandError
-from engage.telephony.esl.switch import LOST_ON_RECONNECT, EslSwitch
+from engage.telephony.esl.switch import LOST_ON_RECONNECT, EslSwitch, InvalidSwitchCommand
 from engage.telephony.events import (
     LegAnswered,
     LegBridged,
@@ -28,7 +28,7 @@ from engage.telephony.events import (
 from engage.telephony.port import Originate, SwitchError
 from engage.telephony.sim.server import Behaviour, SwitchSimulator
 
-from .conftest import PASSWORD, WAIT_SECONDS, collect_until
+from .conftest import PASSWORD, WAIT_SECONDS, SwitchFactory, collect_until
 
 CALLER_ID = "+97143334444"
 
@@ -81,6 +81,36 @@ class TestOutcomes:
 
         assert LegAnswered in [type(e) for e in leg_events]
         hangup = leg_events[-1]
+        assert isinstance(hangup, LegHangup)
+        assert hangup.outcome is LegOutcome.voicemail
+
+    async def test_a_voicemail_answer_is_reported_as_a_machine(
+        self, switch: EslSwitch, events: AsyncIterator[SwitchEvent], sim: SwitchSimulator
+    ) -> None:
+        leg_events = await _call(switch, events, sim, "+971501110007", "voicemail")
+
+        answers = [e for e in leg_events if isinstance(e, LegAnswered)]
+        assert [a.machine for a in answers] == [True]
+
+    async def test_a_person_answering_is_not_a_machine(
+        self, switch: EslSwitch, events: AsyncIterator[SwitchEvent], sim: SwitchSimulator
+    ) -> None:
+        leg_events = await _call(switch, events, sim, "+971501110008", "answer")
+
+        answers = [e for e in leg_events if isinstance(e, LegAnswered)]
+        assert [a.machine for a in answers] == [False]
+
+    async def test_an_amd_machine_result_alone_marks_a_machine_and_ends_as_voicemail(
+        self, another_switch: SwitchFactory, sim: SwitchSimulator
+    ) -> None:
+        # A marker the simulator never sets: only `variable_amd_result=MACHINE` tells the machine apart.
+        amd_only = await another_switch(voicemail_marker=("variable_no_such_marker", "true"))
+
+        leg_events = await _call(amd_only, amd_only.events(), sim, "+971501110009", "voicemail")
+
+        answer, hangup = leg_events[-2], leg_events[-1]
+        assert isinstance(answer, LegAnswered)
+        assert answer.machine
         assert isinstance(hangup, LegHangup)
         assert hangup.outcome is LegOutcome.voicemail
 
@@ -216,6 +246,71 @@ class TestCommands:
     async def test_hanging_up_a_leg_the_switch_does_not_know_is_a_switch_error(self, switch: EslSwitch) -> None:
         with pytest.raises(SwitchError):
             await asyncio.wait_for(switch.hangup(str(uuid.uuid4())), WAIT_SECONDS)
+
+    async def test_exists_is_true_for_a_live_leg_and_false_for_one_the_switch_does_not_have(
+        self, switch: EslSwitch, events: AsyncIterator[SwitchEvent], sim: SwitchSimulator
+    ) -> None:
+        sim.force_outcome("+971501110012", "answer")
+        leg = _originate("+971501110012")
+        await switch.originate(leg)
+        await collect_until(events, lambda e: isinstance(e, LegAnswered) and e.leg_id == leg.leg_id)
+
+        assert await asyncio.wait_for(switch.exists(leg.leg_id), WAIT_SECONDS) is True
+        assert await asyncio.wait_for(switch.exists(str(uuid.uuid4())), WAIT_SECONDS) is False
+        await switch.hangup(leg.leg_id)
+        await collect_until(events, _hangup_of(leg.leg_id))
+        assert await asyncio.wait_for(switch.exists(leg.leg_id), WAIT_SECONDS) is False
+
+
+class TestPlayAndHangup:
+    @pytest.fixture
+    def behaviour(self) -> Behaviour:
+        return Behaviour(ring_seconds=(0.01, 0.02), talk_seconds=(30.0, 30.0), seed=7)
+
+    @pytest.fixture
+    def message_seconds(self) -> float:
+        # Long enough to ask the switch about the leg while its message plays.
+        return 0.3
+
+    async def test_the_leg_hears_the_message_then_ends_with_normal_clearing(
+        self, switch: EslSwitch, events: AsyncIterator[SwitchEvent], sim: SwitchSimulator
+    ) -> None:
+        sim.force_outcome("+971501110030", "answer")
+        leg = _originate("+971501110030")
+        await switch.originate(leg)
+        await collect_until(events, lambda e: isinstance(e, LegAnswered) and e.leg_id == leg.leg_id)
+
+        await asyncio.wait_for(switch.play_and_hangup(leg.leg_id, "/var/lib/engage/abandon.wav"), WAIT_SECONDS)
+
+        assert sim.legs[leg.leg_id].application == "playback"
+        assert await asyncio.wait_for(switch.exists(leg.leg_id), WAIT_SECONDS) is True
+        seen = await collect_until(events, _hangup_of(leg.leg_id))
+        hangup = seen[-1]
+        assert isinstance(hangup, LegHangup)
+        assert (hangup.outcome, hangup.cause) == (LegOutcome.completed, "NORMAL_CLEARING")
+        assert switch.active_legs == frozenset()
+
+    async def test_a_leg_the_switch_does_not_know_is_a_switch_error(self, switch: EslSwitch) -> None:
+        with pytest.raises(SwitchError, match="No such channel"):
+            await asyncio.wait_for(
+                switch.play_and_hangup(str(uuid.uuid4()), "/var/lib/engage/message.wav"), WAIT_SECONDS
+            )
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/var/lib/engage/a,hangup.wav",
+            "/var/lib/engage/it's.wav",
+            "/var/lib/engage/a b.wav",
+            "/var/lib/engage/${x}.wav",
+            "",
+        ],
+    )
+    async def test_a_path_that_could_rewrite_the_dialplan_is_refused_before_sending(
+        self, switch: EslSwitch, sim: SwitchSimulator, path: str
+    ) -> None:
+        with pytest.raises(InvalidSwitchCommand):
+            await switch.play_and_hangup(str(uuid.uuid4()), path)
 
 
 class TestLostConnection:

@@ -24,13 +24,17 @@ async def start_switch(tmp_path: Path) -> AsyncIterator[StartSwitch]:
     started: list[SwitchSimulator] = []
 
     async def start(
-        behaviour: Behaviour = FAST, heartbeat_seconds: float = 60.0, recordings_dir: Path | None = None
+        behaviour: Behaviour = FAST,
+        heartbeat_seconds: float = 60.0,
+        recordings_dir: Path | None = None,
+        message_seconds: float = 0.05,
     ) -> tuple[SwitchSimulator, int]:
         simulator = SwitchSimulator(
             password=PASSWORD,
             behaviour=behaviour,
             recordings_dir=recordings_dir or tmp_path / "recordings",
             heartbeat_seconds=heartbeat_seconds,
+            message_seconds=message_seconds,
         )
         started.append(simulator)
         return simulator, await simulator.start()

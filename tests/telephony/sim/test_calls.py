@@ -254,6 +254,109 @@ class TestAgents:
         assert sim.registered() == {"1001"}
 
 
+class TestAgentPhonesOverEsl:
+    """`sim_register`/`sim_unregister`: the simulator's own api commands, for phones in another process."""
+
+    async def test_sim_register_registers_the_user_and_emits_sofia_register(
+        self, sim: SwitchSimulator, connect: Connect
+    ):
+        peer = await connect(events="CUSTOM sofia::register sofia::unregister")
+
+        assert await peer.api("sim_register 1001") == "+OK\n"
+
+        registered = await peer.event("CUSTOM", Event_Subclass="sofia::register")
+        assert registered.get("from-user") == "1001"
+        assert sim.registered() == {"1001"}
+
+    async def test_sim_unregister_unregisters_the_user_and_emits_sofia_unregister(
+        self, sim: SwitchSimulator, connect: Connect
+    ):
+        peer = await connect(events="CUSTOM sofia::unregister")
+        sim.register("1001")
+
+        assert await peer.api("sim_unregister 1001") == "+OK\n"
+
+        unregistered = await peer.event("CUSTOM", Event_Subclass="sofia::unregister")
+        assert unregistered.get("from-user") == "1001"
+        assert sim.registered() == set()
+
+    async def test_registering_a_registered_user_again_changes_nothing_and_emits_nothing(
+        self, sim: SwitchSimulator, connect: Connect
+    ):
+        peer = await connect(events="CUSTOM sofia::register")
+        assert await peer.api("sim_register 1001") == "+OK\n"
+        first = await peer.event("CUSTOM", Event_Subclass="sofia::register")
+
+        assert await peer.api("sim_register 1001") == "+OK\n"
+        sim.register("1001")
+        await peer.api("status")  # a round trip: an event of the second registration would be ahead of this reply
+
+        assert peer.events_so_far() == []
+        assert (await peer.api("show registrations")).count("1001,") == 1
+        assert first.get("from-user") == "1001"
+
+    async def test_sim_register_without_exactly_one_user_is_a_usage_error(self, sim: SwitchSimulator, connect: Connect):
+        peer = await connect(events="")
+        assert await peer.api("sim_register") == "-USAGE: sim_register <sip_user>\n"
+        assert await peer.api("sim_unregister a b") == "-USAGE: sim_unregister <sip_user>\n"
+        assert sim.registered() == set()
+
+
+class TestTransfer:
+    LONG_CALLS = Behaviour(ring_seconds=(0.01, 0.01), talk_seconds=(30.0, 30.0), seed=1)
+
+    async def test_an_inline_playback_then_hangup_ends_the_leg_normally_after_the_message(
+        self, start_switch: StartSwitch, connect: Connect
+    ):
+        simulator, port = await start_switch(self.LONG_CALLS, message_seconds=0.3)
+        peer = await connect(port=port)
+        simulator.force_outcome(NUMBER, "answer")
+        assert await peer.api(originate()) == f"+OK {LEG}\n"
+
+        reply = await peer.api(f"uuid_transfer {LEG} 'playback:/var/sounds/sorry.wav,hangup' inline")
+
+        assert reply == "+OK\n"
+        assert await peer.api(f"uuid_exists {LEG}") == "true"  # still playing the message
+        ended = await peer.event("CHANNEL_HANGUP_COMPLETE", Unique_ID=LEG)
+        assert ended.get("Hangup-Cause") == "NORMAL_CLEARING"
+        assert simulator.legs == {}
+
+    async def test_the_inline_hangup_argument_is_the_cause(self, start_switch: StartSwitch, connect: Connect):
+        simulator, port = await start_switch(self.LONG_CALLS)
+        peer = await connect(port=port)
+        simulator.force_outcome(NUMBER, "answer")
+        await peer.api(originate())
+
+        assert await peer.api(f"uuid_transfer {LEG} 'playback:/s.wav,hangup:CALL_REJECTED' inline") == "+OK\n"
+
+        ended = await peer.event("CHANNEL_HANGUP_COMPLETE", Unique_ID=LEG)
+        assert ended.get("Hangup-Cause") == "CALL_REJECTED"
+
+    async def test_transferring_an_unknown_leg_is_no_such_channel(self, sim: SwitchSimulator, connect: Connect):
+        peer = await connect(events="")
+        assert await peer.api(f"uuid_transfer {LEG} 'playback:/s.wav,hangup' inline") == "-ERR No such channel!\n"
+
+    async def test_any_other_transfer_is_accepted_and_leaves_the_leg_up(
+        self, start_switch: StartSwitch, connect: Connect
+    ):
+        simulator, port = await start_switch(self.LONG_CALLS, message_seconds=0.0)
+        peer = await connect(port=port)
+        simulator.force_outcome(NUMBER, "answer")
+        await peer.api(originate())
+
+        assert await peer.api(f"uuid_transfer {LEG} 1000 XML default") == "+OK\n"
+        assert await peer.api(f"uuid_transfer {LEG} -bleg 'playback:/s.wav' inline") == "+OK\n"
+
+        assert await peer.api(f"uuid_exists {LEG}") == "true"
+        assert not any(e.name == "CHANNEL_HANGUP" for e in peer.events_so_far())
+
+    async def test_a_transfer_without_a_destination_gets_usage(self, sim: SwitchSimulator, connect: Connect):
+        peer = await connect(events="")
+        assert await peer.api(f"uuid_transfer {LEG}") == (
+            "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+        )
+
+
 class TestRecording:
     async def test_a_recording_leaves_a_wav_as_long_as_it_ran(
         self, start_switch: StartSwitch, connect: Connect, tmp_path: Path

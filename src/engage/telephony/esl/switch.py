@@ -4,16 +4,20 @@ It owns the translation both ways: port calls become ESL commands (originate thr
 `api`), and ESL events of our own legs become domain events (`telephony.events`).
 
 Invariants:
-- Only legs we originated are reported (tracked by the `origination_uuid` we gave them, which is the leg id).
+- Only tracked legs are reported: those we originated (by the `origination_uuid` we gave them, which is the leg
+  id) and those we adopted from another process (`adopt`, when the switch still had them).
 - Each tracked leg gets exactly one LegHangup, whichever comes first of CHANNEL_HANGUP_COMPLETE, a `-ERR`
   BACKGROUND_JOB of its originate, or reconciliation after a reconnection (a leg the switch no longer knows
   ends as `failed` with cause LOST_ON_RECONNECT), so no call stays active forever. After it the leg is
-  forgotten and later events about it are ignored.
+  forgotten and later events about it are ignored. A leg `adopt` answers False for is not tracked and gets
+  none: the caller ends it.
 - Events of one leg are emitted in the order the switch sent them: ESL events are mapped by one task in stream
   order; only reconciliation (which follows a reconnection, when no older event of the leg can still come)
   emits from another task.
-- Values put into an originate string are validated or quoted here, never trusted: a `,`, `}` or `'` in a
-  variable would otherwise rewrite the call.
+- Values put into an originate string or an inline dialplan are validated or quoted here, never trusted: a
+  `,`, `}` or `'` in a variable would otherwise rewrite the call.
+- LegAnswered.machine and the `voicemail` outcome come from the same marks (VOICEMAIL_MARKER or AMD_MACHINE on
+  any event of the leg up to then), so a machine answer always ends as `voicemail`.
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ log = structlog.get_logger("engage.telephony")
 # deployment sets it from its answering-machine detection (e.g. an `execute_on_answer` that sets the variable).
 # Kept in one place so the mapping changes here only.
 VOICEMAIL_MARKER: tuple[str, str] = ("variable_engage_sim_voicemail", "true")
+# What mod_amd leaves on a channel it judged a machine. It sets the variable when detection ends, which on a real
+# switch may be after CHANNEL_ANSWER: then LegAnswered says person and the hangup still says voicemail.
+AMD_MACHINE: tuple[str, str] = ("variable_amd_result", "MACHINE")
 
 LOST_ON_RECONNECT = "LOST_ON_RECONNECT"
 
@@ -84,10 +91,13 @@ _LEG_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _VARIABLE_VALUE = re.compile(r"[A-Za-z0-9_.:@+\-/=#*%~!,]*")
 _NUMBER = re.compile(r"\+?[0-9]{2,20}")
-_SIP_USER = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+SIP_USER = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _GATEWAY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _CAUSE = re.compile(r"[A-Z_]{1,64}")
 _PATH = re.compile(r"[^\s'\"{}$]{1,1024}")
+# Inside an inline dialplan a comma starts the next application and a backslash escapes the next character
+# (switch_separate_string): a message path may hold neither.
+_INLINE_UNSAFE = frozenset(",\\")
 # Variables the adapter sets itself: a caller may not override them through `variables`.
 _RESERVED = frozenset({"origination_uuid", "origination_caller_id_number", "originate_timeout", "ignore_early_media"})
 
@@ -126,7 +136,7 @@ def originate_command(request: Originate, *, gateway: str) -> str:
         raise InvalidSwitchCommand("an originate timeout is between 1 and 600 seconds")
     if request.to_agent:
         sip_user = request.destination.removeprefix("user/")
-        if not _SIP_USER.fullmatch(sip_user):
+        if not SIP_USER.fullmatch(sip_user):
             raise InvalidSwitchCommand("not a SIP user name")
         dial = f"user/{sip_user}"
     else:
@@ -159,7 +169,7 @@ def parse_registrations(text: str) -> set[str]:
 
 @dataclass(slots=True)
 class _Leg:
-    job_uuid: str
+    job_uuid: str | None = None  # None for an adopted leg: its originate was another process's job
     ringing: bool = False
     answered: bool = False
     voicemail: bool = False
@@ -229,7 +239,7 @@ class EslSwitch:
 
     @property
     def active_legs(self) -> frozenset[str]:
-        """The legs we originated and have not seen end."""
+        """The legs we track (originated or adopted) and have not seen end."""
         return frozenset(self._legs)
 
     # -- the port --------------------------------------------------------------------------------------------
@@ -263,6 +273,40 @@ class EslSwitch:
             raise InvalidSwitchCommand("a hangup cause is upper-case letters and underscores")
         await self._api(f"uuid_kill {self._leg(leg_id)} {cause}")
 
+    async def play_and_hangup(self, leg_id: str, path: str) -> None:
+        """Moves the leg out of its park or bridge into an inline dialplan that plays the file, then hangs up
+        with NORMAL_CLEARING; that hangup comes back as the leg's LegHangup."""
+        await self._api(f"uuid_transfer {self._leg(leg_id)} 'playback:{self._message_path(path)},hangup' inline")
+
+    async def exists(self, leg_id: str) -> bool:
+        return (await self._api(f"uuid_exists {self._leg(leg_id)}")).strip() == "true"
+
+    async def adopt(self, leg_id: str, *, answered: bool) -> bool:
+        """Tracks a leg another process originated (a worker taking over a dead worker's calls).
+
+        The leg is tracked before the switch is asked about it: an event of the leg that follows the question
+        on the wire is then mapped, not dropped. If the switch no longer has it, it is forgotten again (its
+        CHANNEL_HANGUP_COMPLETE, if still queued, is then ignored) and the answer is False. If its hangup was
+        mapped while we asked, its LegHangup is out and the answer is True."""
+        self._leg(leg_id)
+        if leg_id in self._legs:
+            return True
+        leg = _Leg(answered=answered)
+        self._legs[leg_id] = leg
+        try:
+            alive = (await self._client.api(f"uuid_exists {leg_id}")).strip() == "true"
+        except EslError as exc:
+            if self._legs.get(leg_id) is not leg:
+                return True
+            del self._legs[leg_id]
+            raise SwitchError(f"uuid_exists: {exc}") from exc
+        if alive or self._legs.get(leg_id) is not leg:
+            log.info("esl.adopted", leg_id=leg_id, answered=answered, alive=alive)
+            return True
+        del self._legs[leg_id]
+        log.info("esl.adopt_gone", leg_id=leg_id)
+        return False
+
     async def start_recording(self, leg_id: str, path: str) -> None:
         await self._api(f"uuid_record {self._leg(leg_id)} start {self._path(path)}")
 
@@ -292,8 +336,14 @@ class EslSwitch:
     @staticmethod
     def _path(path: str) -> str:
         if not _PATH.fullmatch(path):
-            raise InvalidSwitchCommand("a recording path has no spaces, quotes, braces or $")
+            raise InvalidSwitchCommand("a file path has no spaces, quotes, braces or $")
         return path
+
+    @classmethod
+    def _message_path(cls, path: str) -> str:
+        if _INLINE_UNSAFE.intersection(path):
+            raise InvalidSwitchCommand("a message path has no commas or backslashes")
+        return cls._path(path)
 
     async def _api(self, command: str) -> str:
         try:
@@ -342,7 +392,7 @@ class EslSwitch:
             return
         if leg is None:
             return
-        if self._is_voicemail(event):
+        if self._is_machine(event):
             leg.voicemail = True
         if name in ("CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
             if not leg.ringing and not leg.answered:
@@ -351,7 +401,7 @@ class EslSwitch:
         elif name == "CHANNEL_ANSWER":
             if not leg.answered:
                 leg.answered = True
-                await self._emit(LegAnswered(leg_id=leg_id, at=at))
+                await self._emit(LegAnswered(leg_id=leg_id, at=at, machine=leg.voicemail))
         elif name == "CHANNEL_HANGUP_COMPLETE":
             cause = event.get("Hangup-Cause") or event.get("variable_hangup_cause") or "NORMAL_CLEARING"
             billsec = _int(event.get("variable_billsec"))
@@ -367,9 +417,8 @@ class EslSwitch:
             path = event.get("Record-File-Path") or event.get("variable_record_file_path") or ""
             await self._emit(RecordingStopped(leg_id=leg_id, path=path, at=at))
 
-    def _is_voicemail(self, event: Event) -> bool:
-        header, value = self._voicemail_marker
-        return event.get(header) == value
+    def _is_machine(self, event: Event) -> bool:
+        return any(event.get(header) == value for header, value in (self._voicemail_marker, AMD_MACHINE))
 
     async def _map_bridge(self, event: Event) -> None:
         at = self._clock.now()
@@ -413,7 +462,8 @@ class EslSwitch:
         leg = self._legs.pop(leg_id, None)
         if leg is None:
             return
-        self._jobs.pop(leg.job_uuid, None)
+        if leg.job_uuid is not None:
+            self._jobs.pop(leg.job_uuid, None)
         log.info("esl.leg_ended", leg_id=leg_id, outcome=str(outcome), cause=cause)
         await self._emit(
             LegHangup(leg_id=leg_id, outcome=outcome, cause=cause, at=self._clock.now(), talk_seconds=talk_seconds)

@@ -148,6 +148,66 @@ def parse_originate(argument: str) -> OriginateRequest:
     return OriginateRequest(variables, endpoint, application)
 
 
+TRANSFER_USAGE = "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+
+
+def separate_words(text: str) -> list[str]:
+    """An api argument split as switch_separate_string does with a blank: on spaces, except inside `'…'`, whose
+    quotes are dropped (`a 'b c' d` → a, b c, d)."""
+    words: list[str] = []
+    current: list[str] = []
+    quoted = started = False
+    for char in text:
+        if char == "'":
+            quoted = not quoted
+            started = True
+        elif char == " " and not quoted:
+            if started:
+                words.append("".join(current))
+                current, started = [], False
+        else:
+            current.append(char)
+            started = True
+    if started:
+        words.append("".join(current))
+    return words
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """`uuid_transfer <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]` (mod_commands)."""
+
+    uuid: str
+    destination: str
+    dialplan: str | None
+
+    def message_then_hangup(self) -> str | None:
+        """The hangup cause when the destination is an inline dialplan that plays a file and then hangs up
+        (`playback:<path>,hangup[:<cause>]`); None for any other transfer."""
+        if self.dialplan != "inline":
+            return None
+        applications = [part.partition(":") for part in self.destination.split(",")]
+        if not any(name == "playback" for name, _, _ in applications[:-1]):
+            return None
+        name, _, cause = applications[-1]
+        if name != "hangup":
+            return None
+        # The hangup application's argument is a cause name; one the switch does not know clears normally.
+        return cause if cause in Q850 else "NORMAL_CLEARING"
+
+
+def parse_transfer(argument: str) -> TransferRequest | None:
+    """None when the arguments do not fit TRANSFER_USAGE. `-bleg`/`-both` are accepted and, as no simulated leg
+    is transferred with its partner, ignored."""
+    words = separate_words(argument)
+    if not 2 <= len(words) <= 5:
+        return None
+    rest = words[2:] if words[1].startswith("-") else words[1:]
+    if not rest:
+        return None
+    return TransferRequest(words[0], rest[0], rest[1] if len(rest) > 1 else None)
+
+
 @dataclass(slots=True)
 class Recording:
     path: str
@@ -190,6 +250,8 @@ class LegState:
     result: asyncio.Future[str] | None = field(default=None, repr=False)
     # The bgapi job that asked for this leg: (Job-UUID, Job-Command-Arg); its BACKGROUND_JOB carries `result`.
     job: tuple[str, str] | None = None
+    # Set while a message plays before an inline `hangup` (uuid_transfer): the hang-up it will do.
+    message_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     @property
     def channel_name(self) -> str:

@@ -2,8 +2,17 @@
 socket, with simulated callees behind it, so the production ESL client is the code under test.
 
 What it owns: client connections (auth, event subscriptions in plain or json, filters), the api/bgapi commands a
-dialer uses (originate, uuid_bridge, uuid_kill, uuid_exists, uuid_record, show channels, show registrations,
-status), the live legs and their channel events, SIP registrations of agents' phones, heartbeats.
+dialer uses (originate, uuid_bridge, uuid_kill, uuid_exists, uuid_record, uuid_transfer, show channels, show
+registrations, status), the live legs and their channel events, SIP registrations of agents' phones, heartbeats.
+
+`uuid_transfer` is modelled for one destination only, an inline dialplan that plays a message and hangs up
+(`'playback:<path>,hangup' inline`): the leg hangs up `message_seconds` later. Any other transfer of a live leg
+answers +OK and changes nothing.
+
+Simulator extensions (FreeSWITCH has no such commands: real phones register themselves over SIP), so that another
+process can stand in for agents' phones over ESL (`telephony.sim.phones.SimPhones`):
+- `api sim_register <sip_user>` → `+OK`: as `SwitchSimulator.register` (sofia::register; nothing if registered).
+- `api sim_unregister <sip_user>` → `+OK`: as `SwitchSimulator.unregister` (sofia::unregister; nothing if not).
 
 Invariants:
 - Wire text is FreeSWITCH's own (replies, api bodies, event names, header names, causes): see the captures in
@@ -13,7 +22,8 @@ Invariants:
 - Frames go out in the order they are produced: every write is a synchronous `transport.write` on the loop.
   A command's reply always precedes the events it causes (the reply is written before the leg task starts).
 - One task per live leg (none for a leg that fails before it exists), one per connection, one for heartbeats,
-  and one per non-originate bgapi while it runs. Events fan out in O(connections); no per-leg timers or threads.
+  and one per non-originate bgapi while it runs. Events fan out in O(connections); no threads, and no per-leg
+  timers but one for a leg playing its message before an inline hangup.
 - Randomness comes from one `random.Random(seed)`, four draws per originate in order, so a seeded run repeats
   given the same sequence of originates. Delays are asyncio sleeps; the wall clock is read only for timestamps.
 
@@ -51,6 +61,7 @@ from .legs import (
     DEFAULT_ORIGINATE_TIMEOUT_SECONDS,
     FAILURE_CAUSE,
     SHOW_CHANNELS_COLUMNS,
+    TRANSFER_USAGE,
     LegState,
     OriginateError,
     Outcome,
@@ -58,6 +69,7 @@ from .legs import (
     cdr_headers,
     channel_headers,
     parse_originate,
+    parse_transfer,
     show_channels_row,
 )
 from .recording import write_wav
@@ -294,10 +306,15 @@ class SwitchSimulator:
         behaviour: Behaviour = DEFAULT_BEHAVIOUR,
         recordings_dir: Path | None = None,
         heartbeat_seconds: float = 20.0,
+        message_seconds: float = 3.0,
     ) -> None:
         if not password:
             raise ValueError("the switch simulator needs a password")
+        if message_seconds < 0:
+            raise ValueError("a message lasts 0 seconds or more")
         self._password = password
+        # How long a message played before an inline hangup lasts (uuid_transfer 'playback:…,hangup' inline).
+        self._message_seconds = message_seconds
         self._behaviour = behaviour
         self._recordings_dir = recordings_dir.resolve() if recordings_dir is not None else None
         self._heartbeat_seconds = heartbeat_seconds
@@ -343,6 +360,9 @@ class SwitchSimulator:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_SECONDS)
+        for leg in self._legs.values():
+            if leg.message_timer is not None:
+                leg.message_timer.cancel()
         if server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), SHUTDOWN_TIMEOUT_SECONDS)
@@ -353,7 +373,10 @@ class SwitchSimulator:
     # -- test hooks and registrations ---------------------------------------------------------------------------
 
     def register(self, sip_user: str) -> None:
-        """An agent's phone registers (sofia::register)."""
+        """An agent's phone registers (sofia::register). A phone already registered stays as it is, silently:
+        the simulator models a registration's existence, not its refreshes."""
+        if sip_user in self._registrations:
+            return
         port = 5062 + len(self._registrations)
         registration = _Registration(f"{uuid.uuid4()}@{IPV4}", port, _now_us())
         self._registrations[sip_user] = registration
@@ -553,6 +576,16 @@ class SwitchSimulator:
             return "+OK\n"
         if name == "uuid_bridge":
             return self._bridge(args)
+        if name == "uuid_transfer":
+            return self._transfer(argument)
+        if name in ("sim_register", "sim_unregister"):
+            if len(args) != 1:
+                return f"-USAGE: {name} <sip_user>\n"
+            if name == "sim_register":
+                self.register(args[0])
+            else:
+                self.unregister(args[0])
+            return "+OK\n"
         if name == "uuid_record":
             return await self._record(args)
         if name == "show":
@@ -773,6 +806,8 @@ class SwitchSimulator:
             self._emit_background_job(job_uuid, "originate", argument, text)
 
     async def _hang_up(self, leg: LegState, cause: str) -> None:
+        if leg.message_timer is not None:
+            leg.message_timer.cancel()
         leg.hangup_cause = cause
         leg.answer_state = "hangup"
         leg.call_state = "HANGUP"
@@ -815,6 +850,21 @@ class SwitchSimulator:
         a.application = b.application = "uuid_bridge"
         self._emit_channel("CHANNEL_BRIDGE", a, CS_EXCHANGE_MEDIA)
         return f"+OK {b.uuid}\n"
+
+    def _transfer(self, argument: str) -> str:
+        request = parse_transfer(argument)
+        if request is None:
+            return TRANSFER_USAGE
+        leg = self._legs.get(request.uuid)
+        if leg is None:
+            return "-ERR No such channel!\n"
+        cause = request.message_then_hangup()
+        if cause is not None and leg.answer_state != "hangup":
+            if leg.message_timer is not None:
+                leg.message_timer.cancel()
+            leg.application = "playback"
+            leg.message_timer = asyncio.get_running_loop().call_later(self._message_seconds, self._kill, leg, cause)
+        return "+OK\n"
 
     # -- recording ----------------------------------------------------------------------------------------------
 
