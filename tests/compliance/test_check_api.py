@@ -76,6 +76,16 @@ class TestShapes:
         assert result["blocking_reason"] == "Outside permitted calling hours for AE (09:00\u201318:00 Sun\u2013Thu)."
         assert result["checks"]["calling_hours"] == "failed"
         assert result["checks"]["dnc_tenant"] == "passed"
+        # Beyond the seed: Monday 09:00 in Dubai, when the calling hours open again.
+        assert result["next_permitted_at"] == "2026-11-30T05:00:00Z"
+
+    async def test_only_a_calling_hours_denial_says_when_calls_are_permitted_again(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> None:
+        result = await check(client, headers, phone=random_ae_mobile(), cli=random_ae_mobile())
+
+        assert (result["allowed"], result["blocking_rule"]) == (False, "cli_ownership")
+        assert "next_permitted_at" not in result
 
     async def test_a_local_number_is_read_in_the_tenants_country(
         self, client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -28,6 +29,7 @@ from engage.compliance.engine import (
     parse_audit_ref,
 )
 from engage.compliance.models import AuditEntry
+from engage.core.clock import ManualClock
 from engage.core.db import create_owner_engine, tenant_transaction
 from engage.core.runtime import Runtime
 from engage.registry import repository as registry_repository
@@ -35,7 +37,7 @@ from engage.tenancy.models import Tenant
 from engage.users.models import User
 
 from ..factories import Factory
-from .conftest import random_ae_mobile
+from .conftest import Registries, random_ae_mobile
 
 pytestmark = pytest.mark.usefixtures("open_hours", "registries")
 
@@ -170,6 +172,37 @@ class TestBatch:
         await decide(runtime, tenant, [CheckRequest(random_ae_mobile()) for _ in range(50)])
 
         assert len(engine_statements) == one
+
+
+class TestNextPermitted:
+    async def test_a_calling_hours_denial_says_when_the_number_may_next_be_called(
+        self, runtime: Runtime, tenant: Tenant, open_hours: ManualClock
+    ) -> None:
+        open_hours.advance(8 * 3600)  # Sunday 18:00 in Dubai, closing time
+
+        [decision] = await decide(runtime, tenant, [CheckRequest(random_ae_mobile())])
+
+        assert (decision.allowed, decision.blocking_rule) == (False, "calling_hours")
+        assert decision.next_permitted_at == datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("Asia/Dubai"))
+
+    async def test_other_denials_and_allowed_decisions_carry_no_next_permitted_instant(
+        self, runtime: Runtime, tenant: Tenant, registries: Registries
+    ) -> None:
+        listed = random_ae_mobile()
+        await registries.loaded("AE", listed)
+        requests = [
+            CheckRequest(random_ae_mobile()),
+            CheckRequest(listed),
+            CheckRequest(random_ae_mobile(), campaign_id=uuid.uuid4()),
+        ]
+
+        decisions = await decide(runtime, tenant, requests)
+
+        assert [(d.allowed, d.blocking_rule, d.next_permitted_at) for d in decisions] == [
+            (True, None, None),
+            (False, "dnc_national", None),
+            (False, "compliance_error", None),
+        ]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from engage.core.principal import Permission, Principal
 from engage.core.runtime import Runtime
 
 from . import service
+from .checks import CheckName
 from .engine import Engine
 from .rules import shipped
 from .schemas import AuditRecord, ComplianceCheck, ComplianceDecision, RuleSetList, RuleSetOut
@@ -41,6 +42,9 @@ async def check(
     if decision.allowed:
         # The seed's allowed shape has no blocking fields at all.
         del out["blocking_rule"], out["blocking_reason"]
+    if decision.blocking_rule != CheckName.calling_hours:
+        # Beyond the seed, and only where it means something: when the calling hours open again.
+        del out["next_permitted_at"]
     return out
 
 

@@ -3,13 +3,15 @@ instant. No I/O: the engine gathers the facts, these decide, so every rule is un
 
 Each check is `passed`, `failed` or `skipped`, with a reason. A failed check blocks; a skipped one blocks
 only where the rule set says so (a national registry never loaded, in a jurisdiction that requires it).
+A decision blocked by `calling_hours` also says when the callee may next be called (`next_permitted`), so the
+dialer reschedules the contact instead of spending an attempt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -40,6 +42,14 @@ class CheckName(StrEnum):
 
 # Every decision that could not be made (an error, a time-out, missing data) is this denial.
 COMPLIANCE_ERROR = "compliance_error"
+
+# How far ahead `next_permitted` looks. The longest closure the shipped rule sets produce is an Eid run beside
+# a weekend (about a week); past two weeks the dialer's own retry policy decides.
+NEXT_PERMITTED_HORIZON = timedelta(days=14)
+_DAY = timedelta(days=1)
+# Around a day's span when looking for its offset change. tzdata has no zone changing its offset twice within
+# two days (checked for 2000-2040), so a span of a day and a half holds at most one change.
+_SEARCH_MARGIN = timedelta(hours=6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,8 @@ class Verdict:
     blocking_reason: str | None = None
     rule_version: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Only when `calling_hours` is the blocking rule: the first instant it passes (None: not within the horizon).
+    next_permitted_at: datetime | None = None
 
 
 def calling_hours(rules: RuleSet, subject: Subject, now: datetime) -> CheckResult:
@@ -122,6 +134,86 @@ def _in_ramadan(day: date, at: time, windows: Sequence[Window]) -> bool:
         return True
     crosses_midnight = [w for w in windows if w.end <= w.start]
     return any(at < w.end for w in crosses_midnight) and calendar.is_ramadan(day - timedelta(days=1))
+
+
+def next_permitted(rules: RuleSet, subject: Subject, now: datetime) -> datetime | None:
+    """The earliest instant, `now` included, at which `calling_hours` passes, in UTC; None if there is none
+    within `NEXT_PERMITTED_HORIZON`.
+
+    `calling_hours` depends only on the callee's local date and wall time. As time goes by it can turn from
+    failing to passing only at a window's start (legal, Ramadan or campaign: the campaign's is intersected with
+    the legal one), at local midnight (weekday, holiday and Ramadan are per date; a Ramadan window crossing
+    midnight opens a day at 00:00), at the end of a Ramadan window crossing midnight (the day's own windows
+    take over) or when the zone's UTC offset changes (the wall clock jumps). Those instants are the only
+    candidates, so the first candidate that passes is exact, with no scanning by the minute.
+    """
+    if calling_hours(rules, subject, now).outcome is Outcome.passed:
+        return now.astimezone(UTC)
+    horizon = now + NEXT_PERMITTED_HORIZON
+    openings = _opening_times(rules, subject)
+    midnight = datetime.combine(now.astimezone(subject.zone).date(), time())  # the callee's wall clock
+    offset = _utcoffset(midnight, subject.zone)
+    candidates: set[datetime] = set()
+    for _ in range(NEXT_PERMITTED_HORIZON.days + 1):
+        next_offset = _utcoffset(midnight + _DAY, subject.zone)
+        candidates |= _readings(midnight, offset, next_offset, openings, subject.zone)
+        midnight, offset = midnight + _DAY, next_offset
+    for candidate in sorted(c for c in candidates if now < c <= horizon):
+        if calling_hours(rules, subject, candidate).outcome is Outcome.passed:
+            return candidate
+    return None
+
+
+def _opening_times(rules: RuleSet, subject: Subject) -> set[timedelta]:
+    """The local wall times, as time since midnight, at which `calling_hours` may start to pass on any day."""
+    times = {time(), *(w.start for w in rules.calling_hours.windows)}
+    if rules.ramadan is not None:
+        times.update(w.start for w in rules.ramadan.windows)
+        times.update(w.end for w in rules.ramadan.windows if w.end <= w.start)
+    if subject.campaign_window is not None:
+        times.add(subject.campaign_window.start)
+    return {timedelta(hours=t.hour, minutes=t.minute, seconds=t.second) for t in times}
+
+
+def _readings(
+    midnight: datetime, offset: timedelta, next_offset: timedelta, openings: set[timedelta], zone: ZoneInfo
+) -> set[datetime]:
+    """The UTC instants at which the wall clock in `zone` shows each opening time of the day starting at
+    `midnight` (naive, local; `offset` there and `next_offset` at the next midnight), and the instant the offset
+    changes if it does that day."""
+    if offset == next_offset:
+        # Every day in a zone without DST, and most days in one: a single offset, plain arithmetic.
+        start = (midnight - offset).replace(tzinfo=UTC)
+        return {start + at for at in openings}
+    # Both readings of a time the clock shows twice; a time it skips reads as an instant near the jump, and
+    # the jump itself (the first instant showing the time after the gap) is added.
+    readings = {(midnight + at).replace(tzinfo=zone, fold=fold).astimezone(UTC) for at in openings for fold in (0, 1)}
+    low = (midnight - offset).replace(tzinfo=UTC) - _SEARCH_MARGIN
+    high = (midnight + _DAY - next_offset).replace(tzinfo=UTC) + _SEARCH_MARGIN
+    readings.add(_offset_change(zone, int(low.timestamp()), int(high.timestamp())))
+    return readings
+
+
+def _offset_change(zone: ZoneInfo, low: int, high: int) -> datetime:
+    """The instant, to the second (tzdata's resolution), at which the offset changes between the POSIX
+    timestamps `low` and `high`, which have different offsets."""
+    first = _offset_at(zone, low)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset_at(zone, middle) == first:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+def _utcoffset(wall: datetime, zone: ZoneInfo) -> timedelta:
+    """The offset in force at a naive local wall time (its first reading, if the clock shows it twice)."""
+    return wall - wall.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+def _offset_at(zone: ZoneInfo, timestamp: int) -> timedelta | None:
+    return datetime.fromtimestamp(timestamp, zone).utcoffset()
 
 
 def dnc_national(rules: RuleSet, facts: Facts) -> CheckResult:
@@ -189,7 +281,7 @@ def frequency_cap(rules: RuleSet, subject: Subject, facts: Facts, now: datetime)
 
 def evaluate(rules: RuleSet, subject: Subject, facts: Facts, now: datetime) -> Verdict:
     """Every check, then the decision: allowed only if none blocks; the first blocking one, in CheckName order,
-    is the `blocking_rule`."""
+    is the `blocking_rule`. Blocked by `calling_hours`, the verdict carries `next_permitted_at`."""
     steps: list[tuple[CheckName, Callable[[], CheckResult]]] = [
         (CheckName.calling_hours, lambda: calling_hours(rules, subject, now)),
         (CheckName.dnc_national, lambda: dnc_national(rules, facts)),
@@ -210,4 +302,5 @@ def evaluate(rules: RuleSet, subject: Subject, facts: Facts, now: datetime) -> V
         blocking_rule=name.value,
         blocking_reason=result.reason,
         rule_version=rules.rule_version,
+        next_permitted_at=next_permitted(rules, subject, now) if name is CheckName.calling_hours else None,
     )

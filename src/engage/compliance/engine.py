@@ -4,7 +4,8 @@
    zone (the first `phonenumbers.timezone` gives, else the rule set's main zone), the rule set in effect.
 2. The facts of the whole batch are gathered with one query per kind (`FactSource`), in a savepoint and under
    a statement timeout, all within the time budget.
-3. Each request is evaluated by the pure checks (`checks.evaluate`).
+3. Each request is evaluated by the pure checks (`checks.evaluate`); one blocked by `calling_hours` gets the next
+   instant it may be called (`next_permitted_at`), for the dialer to reschedule it.
 4. Every decision, allowed or not, is appended to the audit log in one multi-row insert, in the caller's
    transaction, and gets its `audit_ref`.
 
@@ -86,6 +87,9 @@ class Decision:
     blocking_rule: str | None
     blocking_reason: str | None
     decided_at: datetime
+    # Blocked by `calling_hours` only: when the contact may next be called, to reschedule it without spending
+    # an attempt (None otherwise, and when nothing is permitted within `checks.NEXT_PERMITTED_HORIZON`).
+    next_permitted_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +306,7 @@ class Engine:
                 blocking_rule=verdict.blocking_rule,
                 blocking_reason=verdict.blocking_reason,
                 decided_at=now,
+                next_permitted_at=verdict.next_permitted_at,
             )
             for seq, (jurisdiction, verdict) in zip(seqs, verdicts, strict=True)
         ]

@@ -25,7 +25,8 @@ class ComplianceCheck(StrictModel):
 
 class ComplianceDecision(ReadModel):
     """The seed's shape: `blocking_rule` and `blocking_reason` only when blocked. Beyond the seed:
-    `jurisdiction` and `reasons` (why each check came out as it did)."""
+    `jurisdiction`, `reasons` (why each check came out as it did) and, only when blocked by `calling_hours`,
+    `next_permitted_at` (the first instant calls are permitted again; null if none within 14 days)."""
 
     allowed: bool
     rule_version: str | None
@@ -35,6 +36,7 @@ class ComplianceDecision(ReadModel):
     blocking_reason: str | None = None
     jurisdiction: str | None
     reasons: dict[str, str]
+    next_permitted_at: datetime | None = Field(default=None, examples=["2026-11-30T05:00:00Z"])
 
 
 class AuditRecord(ReadModel):
