@@ -10,6 +10,17 @@ PROBLEM_BASE = "https://engage.broadnet.me/errors/"
 
 # The contract: each problem type and the title it always carries.
 TITLES = {
+    "compliance-blocked": "Call blocked by compliance",
+    "originate-for-another-agent": "Agents place calls only for themselves",
+    "call-not-found": "Call not found",
+    "contact-not-found": "Contact not found",
+    "no-caller-id": "No caller ID to present",
+    "agent-not-available": "Agent not available",
+    "call-ended": "Call has ended",
+    "call-without-agent": "Call has no agent",
+    "preview-not-held": "Contact is not held for you",
+    "campaign-not-active": "Campaign is not active",
+    "dialing-mode-not-available": "Dialing mode not available yet",
     "validation-error": "Request validation failed",
     "malformed-json": "Malformed JSON",
     "tenant-id-not-allowed": "tenant_id is not accepted in the body",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from engage.agents.models import AgentState
+from engage.agents.models import AgentState, SipRegistration
 from engage.auth.models import RefreshToken
-from engage.campaigns.models import Campaign, CampaignAgent
+from engage.calls.models import Call
+from engage.campaigns.models import Campaign, CampaignAgent, CampaignHourly, CampaignStats
 from engage.cli_groups.models import CliGroup, CliNumber
 from engage.compliance.models import AuditEntry, DialAttempt
 from engage.consents.models import Consent
@@ -22,8 +23,11 @@ metadata = Base.metadata
 __all__ = [
     "AgentState",
     "AuditEntry",
+    "Call",
     "Campaign",
     "CampaignAgent",
+    "CampaignHourly",
+    "CampaignStats",
     "CliGroup",
     "CliNumber",
     "Consent",
@@ -34,6 +38,7 @@ __all__ = [
     "RefreshToken",
     "RegistryLoad",
     "RegistryNumber",
+    "SipRegistration",
     "Team",
     "Tenant",
     "User",

@@ -3,6 +3,7 @@ what the database holds (through the app role, scoped to one tenant, as the serv
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from engage.agents import service as agents
-from engage.agents.models import AgentState
+from engage.agents.models import AgentState, SipRegistration
 from engage.agents.schemas import AgentStateChange, SettableStatus
-from engage.core.db import tenant_transaction
+from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.outbox import OutboxEvent
 from engage.core.principal import Principal, Role
 from engage.core.runtime import Runtime
@@ -59,6 +60,21 @@ class Db:
             )
             return result.state_since
 
+    async def register(
+        self, sip_user: str, *, registered: bool = True, at: datetime, user_agent: str | None = None
+    ) -> None:
+        """What the switch says about a SIP user, as the dialer worker records it (platform data, no tenant)."""
+        async with unscoped_transaction(self.runtime.sessions) as session:
+            await session.merge(
+                SipRegistration(
+                    sip_user=sip_user,
+                    registered=registered,
+                    registered_at=at if registered else None,
+                    changed_at=at,
+                    user_agent=user_agent,
+                )
+            )
+
     async def deactivate(self, user: User) -> None:
         async with tenant_transaction(self.runtime.sessions, user.tenant_id) as session:
             admin = Principal(user_id=uuid.uuid4(), tenant_id=user.tenant_id, role=Role.admin)
@@ -84,6 +100,11 @@ async def agent(factory: Factory, tenant: Tenant) -> User:
 async def other_agent(factory: Factory, other_tenant: Tenant) -> User:
     """An agent of another tenant."""
     return await factory.user(other_tenant, Role.agent, full_name="Omar Khalil")
+
+
+def sip_user(name: str) -> str:
+    """A SIP user name unique to the test run's database: registrations are keyed by SIP user alone."""
+    return f"{name}_{secrets.token_hex(4)}"
 
 
 async def make_agents(factory: Factory, tenant: Tenant, *names: str, team_id: uuid.UUID | None = None) -> list[User]:

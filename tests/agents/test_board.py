@@ -9,12 +9,13 @@ import httpx
 
 from engage.agents.schemas import AgentStatus, SettableStatus
 from engage.core.clock import ManualClock
+from engage.core.principal import Role
 from engage.tenancy.models import Tenant
 from engage.users.models import User
 
 from ..factories import Factory
 from ..problems import assert_problem
-from .conftest import Db, make_agents
+from .conftest import Db, make_agents, sip_user
 
 AGENT_FIELDS = {
     "id",
@@ -51,7 +52,7 @@ class TestBoard:
             "talk_time_today_seconds": 0,
         }
 
-    async def test_a_logged_in_agent_shows_its_state_and_is_sip_registered(
+    async def test_a_logged_in_agent_shows_its_state_and_since_when(
         self, client: httpx.AsyncClient, factory: Factory, supervisor: User, agent: User, db: Db, clock: ManualClock
     ) -> None:
         clock.advance(90)
@@ -62,7 +63,47 @@ class TestBoard:
         [entry] = response.json()["agents"]
         assert entry["state"] == "available"
         assert datetime.fromisoformat(entry["state_since"]) == since == clock.now()
-        assert entry["sip_registered"] is True
+
+    async def test_sip_registered_is_what_the_switch_last_said_about_the_agents_sip_user(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, supervisor: User, db: Db, clock: ManualClock
+    ) -> None:
+        up, down, silent = sip_user("up"), sip_user("down"), sip_user("silent")
+        registered = await factory.user(tenant, Role.agent, full_name="Amal", sip_user=up)
+        unregistered = await factory.user(tenant, Role.agent, full_name="Bilal", sip_user=down)
+        never_seen = await factory.user(tenant, Role.agent, full_name="Dana", sip_user=silent)
+        without_sip_user = await factory.user(tenant, Role.agent, full_name="Fadi")
+        await db.register(up, at=clock.now())
+        await db.register(down, registered=False, at=clock.now())
+        # Offline or not, only the switch's word counts (a softphone may stay registered during a break).
+        await db.set_state(unregistered, SettableStatus.available)
+
+        response = await client.get("/v1/agents/state", headers=factory.headers(supervisor))
+
+        shown = {entry["id"]: entry["sip_registered"] for entry in response.json()["agents"]}
+        assert shown == {
+            str(registered.id): True,
+            str(unregistered.id): False,
+            str(never_seen.id): False,
+            str(without_sip_user.id): False,
+        }
+
+    async def test_another_tenants_sip_users_registration_is_not_an_agents_without_one(
+        self,
+        client: httpx.AsyncClient,
+        factory: Factory,
+        supervisor: User,
+        agent: User,
+        other_tenant: Tenant,
+        db: Db,
+        clock: ManualClock,
+    ) -> None:
+        theirs = sip_user("theirs")
+        await factory.user(other_tenant, Role.agent, sip_user=theirs)
+        await db.register(theirs, at=clock.now())
+
+        response = await client.get("/v1/agents/state", headers=factory.headers(supervisor))
+
+        assert [entry["sip_registered"] for entry in response.json()["agents"]] == [False]
 
     async def test_the_summary_counts_every_state_including_zeros(
         self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, supervisor: User, db: Db

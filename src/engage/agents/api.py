@@ -1,18 +1,22 @@
 """Routes: /v1/agents/me/state (an agent, for itself), /v1/agents/{id}/state (supervisor, admin) and
-GET /v1/agents/state (supervisor, admin)."""
+GET /v1/agents/sip-registered (supervisor, admin).
+
+GET /v1/agents/state, the board, is served by `engage.calls.api`: it carries each agent's call figures, and
+agents sits below calls in the layers.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from engage.core.deps import RuntimeDep, SessionDep, require
 from engage.core.principal import Permission, Principal
 
 from . import service
-from .schemas import AgentBoard, AgentOnBoard, AgentStateChange, AgentStateRead, AgentSummary
+from .schemas import AgentStateChange, AgentStateRead, SipRegistrationRead, SipRegistrations
 
 router = APIRouter(prefix="/v1", tags=["agents"])
 
@@ -21,16 +25,13 @@ OwnStateChanger = Annotated[Principal, Depends(require(Permission.agents_state_s
 StateManager = Annotated[Principal, Depends(require(Permission.agents_state_manage))]
 
 
-@router.get("/agents/state", response_model=AgentBoard, summary="Live agent states")
-async def agent_board(
-    _: AgentsReader,
-    session: SessionDep,
-    team_id: Annotated[uuid.UUID | None, Query(description="Only the agents of this team")] = None,
-) -> AgentBoard:
-    result = await service.board(session, team_id=team_id)
-    return AgentBoard(
-        agents=[AgentOnBoard.model_validate(entry) for entry in result.agents],
-        summary=AgentSummary.model_validate(result.summary),
+@router.get("/agents/sip-registered", response_model=SipRegistrations, summary="SIP registration status")
+async def sip_registered(_: AgentsReader, session: SessionDep) -> SipRegistrations:
+    result = await service.sip_registered(session)
+    return SipRegistrations(
+        registered=[SipRegistrationRead.model_validate(row) for row in result.registered],
+        total_registered=len(result.registered),
+        total_agents=result.total_agents,
     )
 
 

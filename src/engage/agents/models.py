@@ -19,3 +19,19 @@ class AgentState(Base):
     state: Mapped[str] = mapped_column(String(16))
     state_since: Mapped[datetime]
     reason: Mapped[str | None] = mapped_column(String(500))
+    # Set by the dialer: the call the agent is reserved for or on, and when wrap-up ends.
+    current_call_id: Mapped[uuid.UUID | None]
+    wrap_up_until: Mapped[datetime | None]
+
+
+class SipRegistration(Base):
+    """What the switch last said about a SIP user (platform data, no tenant: the API joins it to the tenant's
+    own users by `sip_user`). Written by the dialer worker from the switch's registration events."""
+
+    __tablename__ = "sip_registrations"
+
+    sip_user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registered: Mapped[bool]
+    registered_at: Mapped[datetime | None]
+    changed_at: Mapped[datetime]
+    user_agent: Mapped[str | None] = mapped_column(String(200))

@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.principal import Role
 from engage.users.models import User
 
-from .models import AgentState
+from .models import AgentState, SipRegistration
 
 # "Logged in" in DESIGN.md §3: any state but offline.
 OFFLINE = "offline"
@@ -80,7 +80,8 @@ async def flush(session: AsyncSession) -> None:
 
 @dataclass(frozen=True, slots=True)
 class AgentRow:
-    """One agent on the board; `state`, `state_since` and `reason` are None when the agent has no row."""
+    """One agent on the board; `state`, `state_since`, `reason` and `current_call_id` are None when the agent has
+    no row."""
 
     id: uuid.UUID
     full_name: str
@@ -88,10 +89,18 @@ class AgentRow:
     state: str | None
     state_since: datetime | None
     reason: str | None
+    current_call_id: uuid.UUID | None
+    sip_registered: bool
+
+
+# What the switch last said about the agent's SIP user; an agent without one is never registered (the outer
+# join finds no row for a NULL `sip_user`).
+_REGISTERED = func.coalesce(SipRegistration.registered, false())
 
 
 async def list_agents(session: AsyncSession, *, team_id: uuid.UUID | None = None) -> list[AgentRow]:
-    """Every active agent of the tenant (optionally of one team) with its stored state, by name.
+    """Every active agent of the tenant (optionally of one team) with its stored state and SIP registration, by
+    name.
 
     Not paginated, like the seed's response: it is one contact centre's floor (hundreds of rows at most),
     and the `summary` must count the same rows the list shows.
@@ -104,8 +113,11 @@ async def list_agents(session: AsyncSession, *, team_id: uuid.UUID | None = None
             AgentState.state,
             AgentState.state_since,
             AgentState.reason,
+            AgentState.current_call_id,
+            _REGISTERED.label("sip_registered"),
         )
         .outerjoin(AgentState, AgentState.agent_id == User.id)
+        .outerjoin(SipRegistration, SipRegistration.sip_user == User.sip_user)
         .where(User.role == Role.agent.value, User.is_active.is_(True))
         .order_by(User.full_name, User.id)
     )
@@ -120,6 +132,47 @@ async def list_agents(session: AsyncSession, *, team_id: uuid.UUID | None = None
             state=row.state,
             state_since=row.state_since,
             reason=row.reason,
+            current_call_id=row.current_call_id,
+            sip_registered=bool(row.sip_registered),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SipRow:
+    """An active agent and what the switch last said about its SIP user (all None without a registration row)."""
+
+    agent_id: uuid.UUID
+    sip_user: str | None
+    registered: bool
+    registered_at: datetime | None
+    user_agent: str | None
+
+
+async def sip_registrations(session: AsyncSession) -> list[SipRow]:
+    """Every active agent of the tenant with its SIP registration, by SIP user. `sip_registrations` is platform
+    data without a tenant: it is reached only through the tenant's own users' `sip_user`."""
+    query = (
+        select(
+            User.id,
+            User.sip_user,
+            _REGISTERED.label("registered"),
+            SipRegistration.registered_at,
+            SipRegistration.user_agent,
+        )
+        .outerjoin(SipRegistration, SipRegistration.sip_user == User.sip_user)
+        .where(User.role == Role.agent.value, User.is_active.is_(True))
+        .order_by(User.sip_user, User.id)
+    )
+    rows = (await session.execute(query)).all()
+    return [
+        SipRow(
+            agent_id=row.id,
+            sip_user=row.sip_user,
+            registered=bool(row.registered),
+            registered_at=row.registered_at,
+            user_agent=row.user_agent,
         )
         for row in rows
     ]

@@ -94,3 +94,18 @@ class AgentBoard(BaseModel):
 
     agents: list[AgentOnBoard]
     summary: AgentSummary
+
+
+class SipRegistrationRead(ReadModel):
+    agent_id: uuid.UUID
+    sip_user: str
+    registered_at: datetime | None
+    user_agent: str | None
+
+
+class SipRegistrations(BaseModel):
+    """GET /v1/agents/sip-registered: the seed's body."""
+
+    registered: list[SipRegistrationRead]
+    total_registered: int
+    total_agents: int = Field(description="Active agents of the organisation, registered or not")

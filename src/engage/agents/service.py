@@ -41,17 +41,16 @@ class Availability:
 
 @dataclass(frozen=True, slots=True)
 class BoardEntry:
+    """An agent on the board. Its call figures of the day are the calls domain's (`calls.service.board`)."""
+
     id: uuid.UUID
     full_name: str
     state: AgentStatus
     state_since: datetime
-    # DESIGN.md §2: the switch (and its simulator) keeps an agent's SIP user registered while the agent is
-    # not offline. Until the telephony issue reads real registrations, that rule is the answer.
+    # What the switch last said about the agent's SIP user (`sip_registrations`, written by the dialer worker).
     sip_registered: bool
-    # There are no calls yet: the dialer issue fills these three from the calls table.
+    # Set by the dialer: the call the agent is reserved for or on.
     current_call_id: uuid.UUID | None
-    calls_today: int
-    talk_time_today_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +58,14 @@ class Board:
     agents: list[BoardEntry]
     # `total` and one count per AgentStatus value (zeros included).
     summary: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SipRegistered:
+    """The tenant's agents whose SIP user the switch reports registered, out of all its active agents."""
+
+    registered: list[repository.SipRow]
+    total_agents: int
 
 
 async def set_own_state(
@@ -134,8 +141,8 @@ def _availability(agent_id: uuid.UUID, state: str, state_since: datetime, reason
 
 
 async def board(session: AsyncSession, *, team_id: uuid.UUID | None = None) -> Board:
-    """GET /v1/agents/state: every active agent (of one team, if asked; an unknown team, like a team of
-    another tenant, is simply one without agents, as in GET /v1/users?team_id=) and the counts per state."""
+    """Every active agent (of one team, if asked; an unknown team, like a team of another tenant, is simply one
+    without agents, as in GET /v1/users?team_id=) and the counts per state."""
     entries: list[BoardEntry] = []
     for row in await repository.list_agents(session, team_id=team_id):
         state = AgentStatus(row.state) if row.state is not None else AgentStatus.offline
@@ -145,12 +152,16 @@ async def board(session: AsyncSession, *, team_id: uuid.UUID | None = None) -> B
                 full_name=row.full_name,
                 state=state,
                 state_since=row.state_since if row.state_since is not None else row.created_at,
-                sip_registered=state is not AgentStatus.offline,
-                current_call_id=None,
-                calls_today=0,
-                talk_time_today_seconds=0,
+                sip_registered=row.sip_registered,
+                current_call_id=row.current_call_id,
             )
         )
     counts = Counter(entry.state for entry in entries)
     summary = {"total": len(entries)} | {status.value: counts[status] for status in AgentStatus}
     return Board(agents=entries, summary=summary)
+
+
+async def sip_registered(session: AsyncSession) -> SipRegistered:
+    """GET /v1/agents/sip-registered: one query over the active agents and their registrations."""
+    rows = await repository.sip_registrations(session)
+    return SipRegistered(registered=[row for row in rows if row.registered], total_agents=len(rows))

@@ -48,6 +48,7 @@ def _read(view: service.CampaignView) -> CampaignRead:
 async def list_campaigns(
     _: CampaignsReader,
     session: SessionDep,
+    runtime: RuntimeDep,
     page: CampaignPage,
     status: Annotated[CampaignStatus | None, Query()] = None,
     dialing_mode: Annotated[DialingMode | None, Query()] = None,
@@ -55,7 +56,13 @@ async def list_campaigns(
     created_to: Annotated[AwareDatetime | None, Query(description="Created at or before (ISO-8601 instant)")] = None,
 ) -> Page[CampaignRead]:
     result = await service.list_campaigns(
-        session, page, status=status, dialing_mode=dialing_mode, created_from=created_from, created_to=created_to
+        session,
+        page,
+        status=status,
+        dialing_mode=dialing_mode,
+        created_from=created_from,
+        created_to=created_to,
+        clock=runtime.clock,
     )
     return result.map(_read)
 
@@ -70,8 +77,10 @@ async def create_campaign(
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead, summary="Get a campaign")
-async def get_campaign(_: CampaignsReader, session: SessionDep, campaign_id: uuid.UUID) -> CampaignRead:
-    return _read(await service.get_campaign(session, campaign_id))
+async def get_campaign(
+    _: CampaignsReader, session: SessionDep, runtime: RuntimeDep, campaign_id: uuid.UUID
+) -> CampaignRead:
+    return _read(await service.get_campaign(session, campaign_id, clock=runtime.clock))
 
 
 @router.patch("/campaigns/{campaign_id}", response_model=CampaignRead, summary="Update a draft or paused campaign")

@@ -1,4 +1,5 @@
-"""Every query on `campaigns` and `campaign_agents`, always inside a tenant-scoped transaction."""
+"""Every query on `campaigns`, `campaign_agents` and the campaigns' maintained figures (`campaign_stats`,
+`campaign_hourly`), always inside a tenant-scoped transaction."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,7 @@ from engage.core.pagination import PageParams, PageResult, paginate
 from engage.core.principal import Role
 from engage.users.models import User
 
-from .models import Campaign, CampaignAgent
+from .models import Campaign, CampaignAgent, CampaignHourly, CampaignStats
 
 
 async def get_campaign(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool = False) -> Campaign | None:
@@ -113,3 +114,31 @@ async def dialing_agent_ids(session: AsyncSession, campaign_id: uuid.UUID) -> li
         .where(CampaignAgent.campaign_id == campaign_id, User.role == Role.agent.value, User.is_active.is_(True))
     )
     return list((await session.scalars(query)).all())
+
+
+async def stats(session: AsyncSession, campaign_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int, int]]:
+    """(total_contacts, contacted, connected) per campaign, as the triggers on `contacts` keep them: one primary-key
+    read per campaign, whatever it holds. A campaign that never had a contact may have no row (absent here)."""
+    if not campaign_ids:
+        return {}
+    query = select(
+        CampaignStats.campaign_id, CampaignStats.total_contacts, CampaignStats.contacted, CampaignStats.connected
+    ).where(CampaignStats.campaign_id.in_(campaign_ids))
+    rows = (await session.execute(query)).all()
+    return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
+
+
+async def abandon_totals(
+    session: AsyncSession, campaign_ids: Sequence[uuid.UUID], *, since: datetime
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """(abandoned, answered by a person) per campaign, summed over its hourly rows with `hour > since`, in one
+    grouped query (at most 24 rows a campaign for a rolling day). A campaign without such rows is absent."""
+    if not campaign_ids:
+        return {}
+    query = (
+        select(CampaignHourly.campaign_id, func.sum(CampaignHourly.abandoned), func.sum(CampaignHourly.answered))
+        .where(CampaignHourly.campaign_id.in_(campaign_ids), CampaignHourly.hour > since)
+        .group_by(CampaignHourly.campaign_id)
+    )
+    rows = (await session.execute(query)).all()
+    return {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in rows}

@@ -58,6 +58,12 @@ WrapUpSeconds = Annotated[int, Field(ge=1, le=3_600)]
 DialRatio = Annotated[Decimal, Field(ge=Decimal("1.0"), le=Decimal("5.0"), decimal_places=2)]
 AbandonRateTarget = Annotated[Decimal, Field(gt=Decimal(0), le=Decimal(100), decimal_places=2)]
 Timezone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_iana_zone)]
+# Ofcom's silent-call policy: a number abandoned is not called again for 72 h; at most 30 days.
+AbandonLockoutHours = Annotated[int, Field(ge=0, le=720)]
+# A file the switch can play (its sounds folder or an absolute path): no spaces, quotes, braces, commas or `$`.
+AbandonMessage = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256, pattern=r"^[^\s'\"{}$,\\]+$")
+]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -94,6 +100,9 @@ class CampaignCreate(StrictModel):
     timezone: Timezone = "Asia/Dubai"
     wrap_up_seconds: WrapUpSeconds = 15
     abandon_rate_target: AbandonRateTarget = Decimal("3.0")
+    abandon_lockout_hours: AbandonLockoutHours = 72
+    # Played to a callee no agent could take within 2 s, before hanging up; none: hang up at once.
+    abandon_message: AbandonMessage | None = None
     # None: the legal calling hours alone decide.
     calling_window: CallingWindow | None = None
 
@@ -110,6 +119,8 @@ class CampaignUpdate(StrictModel):
     timezone: Timezone | None = None
     wrap_up_seconds: WrapUpSeconds | None = None
     abandon_rate_target: AbandonRateTarget | None = None
+    abandon_lockout_hours: AbandonLockoutHours | None = None
+    abandon_message: AbandonMessage | None = None
     calling_window: CallingWindow | None = None
 
     # A field validator (not a model validator) so that the 400 names each offending field in `errors`.
@@ -123,6 +134,7 @@ class CampaignUpdate(StrictModel):
         "timezone",
         "wrap_up_seconds",
         "abandon_rate_target",
+        "abandon_lockout_hours",
         mode="before",
     )
     @classmethod
@@ -134,7 +146,8 @@ class CampaignUpdate(StrictModel):
 
 @dataclass(frozen=True, slots=True)
 class CampaignCounters:
-    """The seed's live counters of a campaign, computed from its stored contacts (and, later, calls)."""
+    """The seed's live counters of a campaign: contact counts kept by the database (`campaign_stats`), the abandon
+    rate over the last 24 h of hourly call figures (`campaign_hourly`)."""
 
     total_contacts: int = 0
     contacted: int = 0
@@ -154,6 +167,8 @@ class CampaignRead(ReadModel):
     timezone: str
     wrap_up_seconds: int
     abandon_rate_target: float
+    abandon_lockout_hours: int
+    abandon_message: str | None
     calling_window: CallingWindow | None
     total_contacts: int
     contacted: int = Field(description="Contacts dialled at least once")
@@ -179,6 +194,8 @@ class CampaignRead(ReadModel):
             timezone=campaign.timezone,
             wrap_up_seconds=campaign.wrap_up_seconds,
             abandon_rate_target=float(campaign.abandon_rate_target),
+            abandon_lockout_hours=campaign.abandon_lockout_hours,
+            abandon_message=campaign.abandon_message,
             calling_window=CallingWindow.of(campaign.calling_window_start, campaign.calling_window_end),
             total_contacts=counters.total_contacts,
             contacted=counters.contacted,

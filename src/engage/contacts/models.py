@@ -34,6 +34,11 @@ class Contact(Base):
     next_attempt_at: Mapped[datetime | None]
     disposition: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    # Preview dialling: the agent a contact is held for, and until when (then it returns to the hopper).
+    reserved_by: Mapped[uuid.UUID | None]
+    reserved_until: Mapped[datetime | None]
+    # A callback asked for by an agent goes to that agent (DESIGN.md: disposition `callback_at`).
+    callback_agent_id: Mapped[uuid.UUID | None]
     search_text: Mapped[str | None] = mapped_column(
         Text, Computed("engage_contact_search_text(first_name, last_name, phone, custom_fields)", persisted=True)
     )

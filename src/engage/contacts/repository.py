@@ -267,25 +267,3 @@ async def search(
     ).all()
     total = int(rows[0].total) if rows else 0
     return [{key: value for key, value in row._mapping.items() if key != "total"} for row in rows], total
-
-
-async def count_by_campaign(
-    session: AsyncSession, campaign_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, tuple[int, int, int]]:
-    """(total, contacted, connected) per campaign, in one grouped query served by ix_contacts_campaign_id_status:
-    contacted = dialled at least once (attempts > 0); connected = reached an agent (status connected, or
-    completed after it). A campaign without contacts is absent from the result."""
-    if not campaign_ids:
-        return {}
-    query = (
-        select(
-            Contact.campaign_id,
-            func.count(),
-            func.count().filter(Contact.attempts > 0),
-            func.count().filter(Contact.status.in_(("connected", "completed"))),
-        )
-        .where(Contact.campaign_id.in_(campaign_ids))
-        .group_by(Contact.campaign_id)
-    )
-    rows = (await session.execute(query)).all()
-    return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}

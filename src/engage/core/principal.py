@@ -41,6 +41,12 @@ class Permission(StrEnum):
     compliance_audit_read = "compliance:audit:read"
     consents_read = "consents:read"
     consents_write = "consents:write"
+    # Every role reads calls; an agent only its own (the service narrows it).
+    calls_read = "calls:read"
+    # Placing, ending and dispositioning calls: an agent for its own calls, supervisors and admins for any.
+    calls_control = "calls:control"
+    # An agent's own preview dialling (GET/POST /v1/agents/me/preview*).
+    preview_dial = "preview:dial"
     # Admins alone: a webhook sends the tenant's events to an outside URL.
     webhooks_manage = "webhooks:manage"
 
@@ -56,6 +62,9 @@ _AGENT = frozenset(
         Permission.compliance_rules_read,
         Permission.registries_read,
         Permission.consents_read,
+        Permission.calls_read,
+        Permission.calls_control,
+        Permission.preview_dial,
     }
 )
 _SUPERVISOR = _AGENT | {

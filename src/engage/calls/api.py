@@ -1,0 +1,108 @@
+"""Routes: /v1/calls (history, one call, today's figures, the live count) and GET /v1/agents/state (the agents'
+board, served here because it carries each agent's call figures and agents sits below calls in the layers).
+
+Calls: every role (`calls:read`); an agent sees only its own calls (the service narrows it). The board:
+supervisors and admins (`agents:read`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
+
+from engage.agents.schemas import AgentBoard, AgentOnBoard, AgentSummary
+from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.pagination import Page, PageParams, page_params
+from engage.core.principal import Permission, Principal
+
+from . import service
+from .models import Call, CallStatus
+from .schemas import ActiveCalls, CallRead, CallsToday
+
+router = APIRouter(prefix="/v1", tags=["calls"])
+
+CallsReader = Annotated[Principal, Depends(require(Permission.calls_read))]
+AgentsReader = Annotated[Principal, Depends(require(Permission.agents_read))]
+CallPage = Annotated[PageParams, Depends(page_params(default=50, maximum=200))]
+
+
+def _read(call: Call) -> CallRead:
+    return CallRead.model_validate(call)
+
+
+@router.get("/calls", response_model=Page[CallRead], summary="List calls with filters")
+async def list_calls(
+    principal: CallsReader,
+    session: SessionDep,
+    page: CallPage,
+    campaign_id: Annotated[uuid.UUID | None, Query(description="Only the calls of this campaign")] = None,
+    agent_id: Annotated[uuid.UUID | None, Query(description="Only the calls of this agent")] = None,
+    status: Annotated[CallStatus | None, Query()] = None,
+    started_from: Annotated[
+        AwareDatetime | None, Query(alias="from", description="Started at or after (ISO-8601 instant)")
+    ] = None,
+    started_to: Annotated[
+        AwareDatetime | None, Query(alias="to", description="Started at or before (ISO-8601 instant)")
+    ] = None,
+) -> Page[CallRead]:
+    result = await service.list_calls(
+        session,
+        principal,
+        page,
+        campaign_id=campaign_id,
+        agent_id=agent_id,
+        status=status,
+        started_from=started_from,
+        started_to=started_to,
+    )
+    return result.map(_read)
+
+
+# The fixed paths are declared before /calls/{call_id}, which would otherwise take them for (malformed) ids.
+@router.get("/calls/count-today", response_model=CallsToday, summary="Today's statistics")
+async def count_today(
+    principal: CallsReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    campaign_id: Annotated[uuid.UUID | None, Query(description="Only the calls of this campaign")] = None,
+) -> CallsToday:
+    return await service.count_today(session, principal, campaign_id=campaign_id, clock=runtime.clock)
+
+
+@router.get("/calls/active-count", response_model=ActiveCalls, summary="Live active call count")
+async def active_count(_: CallsReader, session: SessionDep, runtime: RuntimeDep) -> ActiveCalls:
+    return await service.active_count(session, clock=runtime.clock)
+
+
+@router.get("/calls/{call_id}", response_model=CallRead, summary="Get a call")
+async def get_call(principal: CallsReader, session: SessionDep, call_id: uuid.UUID) -> CallRead:
+    return _read(await service.get_call(session, principal, call_id))
+
+
+@router.get("/agents/state", response_model=AgentBoard, summary="Live agent states")
+async def agent_board(
+    principal: AgentsReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    team_id: Annotated[uuid.UUID | None, Query(description="Only the agents of this team")] = None,
+) -> AgentBoard:
+    live = await service.board(session, principal.tenant_id, team_id=team_id, clock=runtime.clock)
+    return AgentBoard(
+        agents=[
+            AgentOnBoard(
+                id=entry.id,
+                full_name=entry.full_name,
+                state=entry.state,
+                state_since=entry.state_since,
+                sip_registered=entry.sip_registered,
+                current_call_id=entry.current_call_id,
+                calls_today=live.of(entry.id).calls_today,
+                talk_time_today_seconds=live.of(entry.id).talk_time_today_seconds,
+            )
+            for entry in live.board.agents
+        ],
+        summary=AgentSummary.model_validate(live.board.summary),
+    )

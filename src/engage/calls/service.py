@@ -1,0 +1,163 @@
+"""Reading calls: the history, today's figures, the live count, and the agents' board with its call figures.
+Reads only (the dialer writes calls); runs in the caller's transaction.
+
+Invariants:
+- An agent sees its own calls only: the list, a single call and today's figures are narrowed to
+  `agent_id = the caller`; a colleague's call reads as unknown (404), a colleague's id as a filter lists nothing.
+- "Today" is the tenant's calendar day in its time zone (`tenants.timezone`), from the injected clock: a call
+  counts on the local day its `started_at` falls in.
+- The board lives here, not in `agents`: it needs call figures, and agents sits below calls in the layers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engage.agents import service as agents
+from engage.campaigns import service as campaigns
+from engage.core.clock import Clock
+from engage.core.errors import ValidationFailed
+from engage.core.pagination import PageParams, PageResult
+from engage.core.principal import Principal, Role
+
+from . import repository
+from .errors import CallNotFound
+from .models import Call, CallStatus
+from .repository import CallFilter
+from .schemas import ActiveCalls, CallsToday
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDay:
+    """A calendar day in a zone, and the UTC instants it spans: [start, end)."""
+
+    date: date
+    start: datetime
+    end: datetime
+
+
+def local_day(now: datetime, zone: ZoneInfo) -> LocalDay:
+    """The day `now` falls in, in `zone`. Midnight to midnight, so a DST day lasts 23 or 25 hours."""
+    today = now.astimezone(zone).date()
+    start = datetime.combine(today, time.min, tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone)
+    return LocalDay(date=today, start=start, end=end)
+
+
+async def _today(session: AsyncSession, tenant_id: uuid.UUID, clock: Clock) -> LocalDay:
+    zone = ZoneInfo(await repository.tenant_timezone(session, tenant_id))
+    return local_day(clock.now(), zone)
+
+
+def _own_agent(principal: Principal) -> uuid.UUID | None:
+    """The agent whose calls alone the caller may see: itself if it is an agent; None (everyone's) otherwise."""
+    return principal.user_id if principal.role is Role.agent else None
+
+
+_EMPTY: PageResult[Call] = PageResult(rows=[], total=0, next_cursor=None, has_more=False)
+
+
+async def list_calls(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    campaign_id: uuid.UUID | None = None,
+    agent_id: uuid.UUID | None = None,
+    status: CallStatus | None = None,
+    started_from: datetime | None = None,
+    started_to: datetime | None = None,
+) -> PageResult[Call]:
+    """GET /v1/calls: newest first; `started_from` and `started_to` inclusive."""
+    if started_from is not None and started_to is not None and started_from > started_to:
+        raise ValidationFailed(
+            "from: must not be after to", extra={"errors": [{"field": "from", "message": "must not be after to"}]}
+        )
+    own = _own_agent(principal)
+    if own is not None:
+        if agent_id is not None and agent_id != own:
+            # A colleague's calls are not the agent's to see: an empty list, like any filter matching nothing.
+            return _EMPTY
+        agent_id = own
+    where = CallFilter(
+        campaign_id=campaign_id,
+        agent_id=agent_id,
+        status=status.value if status is not None else None,
+        started_from=started_from,
+        started_to=started_to,
+    )
+    return await repository.list_calls(session, params, where)
+
+
+async def get_call(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Call:
+    call = await repository.get_call(session, call_id)
+    own = _own_agent(principal)
+    if call is None or (own is not None and call.agent_id != own):
+        raise CallNotFound(f"No call {call_id} in your organisation.")
+    return call
+
+
+async def count_today(
+    session: AsyncSession, principal: Principal, *, campaign_id: uuid.UUID | None = None, clock: Clock
+) -> CallsToday:
+    """GET /v1/calls/count-today: the calls started today (the tenant's day), of one campaign if asked (an
+    unknown campaign, like another tenant's, is a 404), an agent's own only."""
+    if campaign_id is not None:
+        await campaigns.ensure_exists(session, campaign_id)
+    day = await _today(session, principal.tenant_id, clock)
+    figures = await repository.day_figures(
+        session, start=day.start, end=day.end, campaign_id=campaign_id, agent_id=_own_agent(principal)
+    )
+    return CallsToday(
+        date=day.date,
+        total_calls=figures.total_calls,
+        connected=figures.connected,
+        no_answer=figures.no_answer,
+        busy=figures.busy,
+        failed=figures.failed,
+        voicemail=figures.voicemail,
+        avg_talk_time_seconds=figures.avg_talk_time_seconds,
+        abandon_rate=campaigns.abandon_rate(figures.abandoned, figures.answered_by_person),
+        as_of=clock.now(),
+    )
+
+
+async def active_count(session: AsyncSession, *, clock: Clock) -> ActiveCalls:
+    """GET /v1/calls/active-count: the tenant's live calls (a wallboard's figure: not narrowed per agent)."""
+    ringing, connected = await repository.live_counts(session)
+    return ActiveCalls(active_calls=ringing + connected, ringing=ringing, connected=connected, as_of=clock.now())
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFigures:
+    calls_today: int = 0
+    talk_time_today_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBoard:
+    """The agents' board (`agents.service.board`) and each agent's call figures of the tenant's day."""
+
+    board: agents.Board
+    figures: dict[uuid.UUID, AgentFigures]
+
+    def of(self, agent_id: uuid.UUID) -> AgentFigures:
+        return self.figures.get(agent_id, AgentFigures())
+
+
+async def board(
+    session: AsyncSession, tenant_id: uuid.UUID, *, team_id: uuid.UUID | None = None, clock: Clock
+) -> LiveBoard:
+    """GET /v1/agents/state: the board, plus calls and talk time per agent today, from one grouped query."""
+    floor = await agents.board(session, team_id=team_id)
+    day = await _today(session, tenant_id, clock)
+    counts = await repository.agent_day_figures(
+        session, [entry.id for entry in floor.agents], start=day.start, end=day.end
+    )
+    figures = {agent_id: AgentFigures(calls, talk) for agent_id, (calls, talk) in counts.items()}
+    return LiveBoard(board=floor, figures=figures)
