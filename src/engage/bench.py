@@ -44,7 +44,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -819,9 +819,11 @@ def _own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _start_simulator(password: str, talk_seconds: float) -> tuple[asyncio.subprocess.Process, int]:
+async def _start_simulator(
+    password: str, talk_seconds: float, *, overrides: Mapping[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, int]:
     """`engage sim` in its own process (so each side's CPU can be told apart); every callee answers and talks
-    long enough for `legs` calls to be up at once at the target rate."""
+    long enough for `legs` calls to be up at once at the target rate (`overrides`: other callee behaviour)."""
     env = {
         **os.environ,
         "ENGAGE_ESL_PASSWORD": password,
@@ -832,6 +834,7 @@ async def _start_simulator(password: str, talk_seconds: float) -> tuple[asyncio.
         "ENGAGE_SIM_TALK_SECONDS": f"{talk_seconds * 0.9:.1f}-{talk_seconds * 1.1:.1f}",
         "ENGAGE_SIM_SEED": "5",
         "ENGAGE_LOG_LEVEL": "WARNING",
+        **(overrides or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "engage.cli", "sim", "--port", "0", env=env, stdout=asyncio.subprocess.PIPE

@@ -21,18 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uvicorn.config import STARTUP_FAILURE
 
 from engage.bench import BENCHMARKS
+from engage.bench_dialer import bench_dialer
 from engage.compliance import repository as compliance_repository
 from engage.compliance.engine import AUDIT_PREFIX
 from engage.compliance.repository import ChainReport
-from engage.config import InsecureSecretError, Settings, require_secure_jwt
-from engage.core.clock import Clock, isoformat_z
+from engage.config import InsecureSecretError, Settings, Telephony, require_secure_jwt
+from engage.core.clock import Clock, SystemClock, isoformat_z
 from engage.core.db import create_owner_engine, tenant_transaction, unscoped_transaction
 from engage.core.errors import BadRequest, NotFound, ProblemError, problem_type
 from engage.core.logging import configure_logging
 from engage.core.principal import Role
 from engage.core.runtime import Runtime
-from engage.demo import Demo, seed_demo
-from engage.main import clock_for, create_app, database_url, open_sessions
+from engage.demo import Demo, demo_clock_start, load_sample_registry, seed_demo, seed_floor
+from engage.main import clock_for, create_app, database_url, open_sessions, run_worker
 from engage.migrate import migrate
 from engage.registry import service as registry
 from engage.telephony.esl import codec as esl_codec
@@ -57,6 +58,7 @@ def _print_demo(demo: Demo, settings: Settings) -> None:
             "tenant_id": str(demo.tenant_id),
             "api": f"http://{settings.api.host}:{settings.api.port}",
             "docs": f"http://{settings.api.host}:{settings.api.port}/docs",
+            "sim_clock_start": isoformat_z(settings.sim.clock_start) if settings.sim.clock_start else None,
             "logins": [
                 {"email": d.email, "password": d.password, "role": d.role.value, "full_name": d.full_name}
                 for d in demo.logins
@@ -76,6 +78,10 @@ def _serve(settings: Settings, *, demo: bool, with_switch: bool) -> int:
             seeded = await seed_demo(
                 runtime.sessions, runtime.clock, rate_limit_per_minute=settings.rate.default_per_minute
             )
+            if with_switch and settings.telephony is Telephony.sim:
+                if runtime.database_url is not None:
+                    await load_sample_registry(runtime.sessions, runtime.database_url, runtime.clock)
+                await seed_floor(runtime.sessions, runtime.clock, seeded.tenant_id)
             _print_demo(seeded, settings)
 
     app = create_app(settings, on_ready=on_ready, with_switch=with_switch)
@@ -106,6 +112,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # With no database configured this is the demo: embedded PostgreSQL, generated JWT secret, demo tenant.
     demo = args.demo or settings.database.url is None
     settings = _override_api(settings, args).model_copy(update={"demo": settings.demo or demo})
+    if demo and settings.telephony is Telephony.sim and settings.sim.clock_start is None:
+        # The demo dials on a simulated clock inside AE's calling hours, whatever the real hour (DESIGN.md §2's
+        # ENGAGE_SIM_CLOCK_START; setting it chooses another instant).
+        sim = settings.sim.model_copy(update={"clock_start": demo_clock_start(SystemClock().now())})
+        settings = settings.model_copy(update={"sim": sim})
     return _serve(settings, demo=demo, with_switch=True)
 
 
@@ -116,6 +127,21 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 def _override_api(settings: Settings, args: argparse.Namespace) -> Settings:
     api = settings.api.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
     return settings.model_copy(update={"api": api})
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """The dialer worker and the webhook dispatcher, without the API, until SIGINT or SIGTERM (which hand the
+    worker's campaign leases back at once)."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for handled in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(handled, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(run())
+    return 0
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -275,8 +301,11 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+ALL_BENCHMARKS = {**BENCHMARKS, "dialer": bench_dialer}
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    return BENCHMARKS[args.what](args, settings)
+    return ALL_BENCHMARKS[args.what](args, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int)
     api.set_defaults(handler=cmd_api)
 
+    sub.add_parser(
+        "worker", help="run the dialer worker and the webhook dispatcher (any number; campaigns are leased)"
+    ).set_defaults(handler=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=cmd_migrate)
     sub.add_parser("demo", help="seed the demo tenant and print its logins").set_defaults(handler=cmd_demo)
 
@@ -343,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=cmd_sim)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
-    bench.add_argument("what", choices=sorted(BENCHMARKS))
+    bench.add_argument("what", choices=sorted(ALL_BENCHMARKS))
     bench.add_argument("--seconds", type=float, default=10.0)
     bench.add_argument("--concurrency", type=int, help="clients (api: 32, compliance: 50) or legs (switch: 1000)")
     bench.set_defaults(handler=cmd_bench)

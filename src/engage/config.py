@@ -112,6 +112,25 @@ class ComplianceSettings(BaseModel):
     budget_ms: int = Field(default=250, ge=10, le=10_000)
 
 
+class DialerSettings(BaseModel):
+    # How long a customer leg may ring before it is a no-answer. Under 15 s many callees cannot reach the phone,
+    # which wastes the attempt (and Ofcom's guidance asks for at least 15 s before abandoning a ring).
+    ring_timeout_seconds: int = Field(default=30, ge=15, le=120)
+    # How often each leased campaign is paced, and how often the worker renews its leases.
+    tick_seconds: float = Field(default=0.25, gt=0, le=5)
+    heartbeat_seconds: float = Field(default=2.0, gt=0, le=30)
+    # A worker silent for this long has lost its campaigns: with the heartbeat above, a killed worker's
+    # campaigns are taken over well within the 30 s the dialer promises.
+    lease_stale_seconds: int = Field(default=15, ge=3, le=300)
+    # At most this many new lines per campaign per tick: a floor of agents freeing up at once is dialled over a
+    # few ticks rather than in one burst the switch would have to absorb.
+    max_lines_per_tick: int = Field(default=50, ge=1, le=1000)
+    # A previewed contact is held for the agent this long; then it returns to the hopper.
+    preview_hold_seconds: int = Field(default=120, ge=10, le=3600)
+    # Run the pacing loop inside `engage serve` (set false to run only `engage worker`s).
+    in_process: bool = True
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENGAGE_",
@@ -138,6 +157,7 @@ class Settings(BaseSettings):
     sim: SimSettings = SimSettings()
     webhook: WebhookSettings = WebhookSettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    dialer: DialerSettings = DialerSettings()
 
     @model_validator(mode="after")
     def _clock_only_in_sim(self) -> Settings:

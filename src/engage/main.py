@@ -19,9 +19,11 @@ from engage import __version__
 from engage.agents.api import router as agents_router
 from engage.auth.api import router as auth_router
 from engage.auth.service import Authenticator
+from engage.calls.api import router as calls_router
 from engage.campaigns.api import router as campaigns_router
 from engage.cli_groups.api import router as cli_groups_router
 from engage.compliance.api import router as compliance_router
+from engage.compliance.engine import Engine
 from engage.config import Settings, require_secure_jwt
 from engage.consents.api import router as consents_router
 from engage.contacts.api import router as contacts_router
@@ -33,11 +35,13 @@ from engage.core.http import RequestContextMiddleware
 from engage.core.ratelimit import create_counter
 from engage.core.runtime import Runtime
 from engage.core.security import TokenCodec
+from engage.dialer.api import router as dialer_router
+from engage.dialer.worker import Worker, WorkerConfig
 from engage.dnc.api import router as dnc_router
 from engage.migrate import migrate
 from engage.ops.api import router as ops_router
 from engage.registry.api import router as registry_router
-from engage.telephony.connect import drain, open_switch
+from engage.telephony.connect import Telephony, drain, open_telephony
 from engage.tenancy.service import RateLimitCache
 from engage.users.api import router as users_router
 from engage.webhooks.api import router as webhooks_router
@@ -112,6 +116,7 @@ async def start_runtime(
             ),
             clock=clock_for(settings),
             tenant_rate_limit=RateLimitCache(sessions, default_per_minute=settings.rate.default_per_minute),
+            database_url=url,
         )
         try:
             yield runtime
@@ -140,16 +145,11 @@ def create_app(
         async with start_runtime(settings) as started, AsyncExitStack() as stack:
             _bind(app, started)
             if with_switch:
-                app.state.switch = await stack.enter_async_context(open_switch(settings, started.clock))
-                draining = asyncio.create_task(drain(app.state.switch), name="switch-drain")
-                stack.push_async_callback(_cancel, draining)
-                # The webhook dispatcher: `engage serve` runs it in-process (`engage worker`, later, runs more).
-                dispatcher = await stack.enter_async_context(
-                    Dispatcher(started.sessions, started.clock, allow_private=settings.webhook.allow_private_targets)
+                telephony = await stack.enter_async_context(open_telephony(settings, started.clock))
+                app.state.switch = telephony.switch
+                app.state.worker = await start_background(
+                    stack, settings, started.sessions, started.clock, telephony, dial=settings.dialer.in_process
                 )
-                stop_dispatching = asyncio.Event()
-                dispatching = asyncio.create_task(dispatcher.run(stop_dispatching), name="webhook-dispatcher")
-                stack.push_async_callback(_stop, stop_dispatching, dispatching)
             if on_ready is not None:
                 await on_ready(started)
             log.info("engage.ready", telephony=settings.telephony.value if with_switch else None)
@@ -170,14 +170,71 @@ def create_app(
     app.include_router(campaigns_router)
     app.include_router(contacts_router)
     app.include_router(agents_router)
+    app.include_router(calls_router)
     app.include_router(dnc_router)
     app.include_router(compliance_router)
     app.include_router(registry_router)
     app.include_router(consents_router)
     app.include_router(webhooks_router)
+    app.include_router(dialer_router)
     if runtime is not None:
         _bind(app, runtime)
     return app
+
+
+async def start_background(
+    stack: AsyncExitStack,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    telephony: Telephony,
+    *,
+    dial: bool = True,
+) -> Worker | None:
+    """The background loops of `engage serve` and `engage worker`: the dialer worker (the switch's one event
+    consumer) and the webhook dispatcher, each stopped gracefully when `stack` closes (the worker hands its
+    leases back). Without `dial` the switch's events are only drained."""
+    worker: Worker | None = None
+    if dial:
+        worker = Worker(
+            sessions=sessions,
+            switch=telephony.switch,
+            clock=clock,
+            engine=Engine(clock=clock, budget_seconds=settings.compliance.budget_ms / 1000),
+            config=WorkerConfig.from_settings(settings.dialer, settings.data_dir),
+            phones=telephony.phones,
+        )
+        stop_dialling = asyncio.Event()
+        dialling = asyncio.create_task(worker.run(stop_dialling), name="dialer-worker")
+        stack.push_async_callback(_stop, stop_dialling, dialling)
+    else:
+        draining = asyncio.create_task(drain(telephony.switch), name="switch-drain")
+        stack.push_async_callback(_cancel, draining)
+    dispatcher = await stack.enter_async_context(
+        Dispatcher(sessions, clock, allow_private=settings.webhook.allow_private_targets)
+    )
+    stop_dispatching = asyncio.Event()
+    dispatching = asyncio.create_task(dispatcher.run(stop_dispatching), name="webhook-dispatcher")
+    stack.push_async_callback(_stop, stop_dispatching, dispatching)
+    return worker
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """`engage worker`: migrations, the switch, the dialer worker and the webhook dispatcher, until `stop`."""
+    async with database_url(settings, stop_embedded=False) as url:
+        await migrate(url)
+        engine = create_engine(
+            url, pool_size=settings.database.pool_size, statement_timeout_ms=settings.database.statement_timeout_ms
+        )
+        try:
+            clock = clock_for(settings)
+            async with AsyncExitStack() as stack:
+                telephony = await stack.enter_async_context(open_telephony(settings, clock))
+                await start_background(stack, settings, session_factory(engine), clock, telephony)
+                log.info("engage.worker_ready", telephony=settings.telephony.value)
+                await stop.wait()
+        finally:
+            await engine.dispose()
 
 
 async def _stop(stop: asyncio.Event, task: asyncio.Task[None]) -> None:

@@ -25,3 +25,6 @@ class Runtime:
     clock: Clock
     # The tenant's requests-per-minute allowance (its override, else the default); cached by the caller.
     tenant_rate_limit: Callable[[uuid.UUID], Awaitable[int]]
+    # The database login's URL (the schema owner): for the few platform writes a composition root makes as the
+    # owner (the demo's sample registry). None when the runtime was built without one (tests).
+    database_url: str | None = None

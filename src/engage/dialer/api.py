@@ -1,0 +1,154 @@
+"""Routes: call control (POST /v1/calls/originate, /v1/calls/{id}/hangup, /v1/calls/{id}/disposition; every role,
+an agent for itself and its own calls) and preview dialling (/v1/agents/me/preview*, agents only).
+
+A compliance refusal is answered with the seed's 403 problem *returned*, not raised: the request's transaction
+(`SessionDep`) rolls back on an exception, and the refusal's audit row and `call.compliance_blocked` event must
+be committed. Returning the response lets the transaction commit as for any answer, before the 403 is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
+
+from engage.calls.models import CallStatus
+from engage.compliance.api import engine_for
+from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.errors import PROBLEM_MEDIA_TYPE, problem_response
+from engage.core.principal import Permission, Principal
+
+from . import control
+from .schemas import (
+    CallAccepted,
+    CallControlRead,
+    ComplianceAllowed,
+    DispositionRequest,
+    HangupAccepted,
+    OriginateRequest,
+    PreviewCampaign,
+    PreviewChoice,
+    PreviewContact,
+    PreviewRead,
+    PreviewSkipped,
+)
+
+router = APIRouter(prefix="/v1")
+
+CallController = Annotated[Principal, Depends(require(Permission.calls_control))]
+PreviewDialler = Annotated[Principal, Depends(require(Permission.preview_dial))]
+
+_BLOCKED: dict[int | str, dict[str, Any]] = {
+    status.HTTP_403_FORBIDDEN: {
+        "description": "Blocked by compliance (`compliance-blocked`, with `compliance: {allowed, rule, rule_version, "
+        "audit_ref}`), or not allowed for this caller",
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+    }
+}
+
+
+def _answer(request: Request, outcome: control.Accepted | control.Refused) -> CallAccepted | JSONResponse:
+    if isinstance(outcome, control.Refused):
+        problem = outcome.problem()
+        return problem_response(
+            request,
+            status=problem.status,
+            slug=problem.slug,
+            title=problem.title,
+            detail=problem.detail,
+            extra=problem.extra,
+        )
+    call, decision = outcome.call, outcome.decision
+    return CallAccepted(
+        call_id=call.id,
+        status=CallStatus(call.status),
+        destination=call.contact_phone,
+        compliance=ComplianceAllowed(allowed=True, rule_version=decision.rule_version, audit_ref=decision.audit_ref),
+    )
+
+
+@router.post(
+    "/calls/originate",
+    tags=["calls"],
+    response_model=CallAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_BLOCKED,
+    summary="Originate a call",
+)
+async def originate(
+    request: Request, principal: CallController, session: SessionDep, runtime: RuntimeDep, body: OriginateRequest
+) -> CallAccepted | JSONResponse:
+    outcome = await control.originate(session, principal, body, engine=engine_for(runtime), clock=runtime.clock)
+    return _answer(request, outcome)
+
+
+@router.post(
+    "/calls/{call_id}/hangup",
+    tags=["calls"],
+    response_model=HangupAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Hang up a live call",
+)
+async def hangup(
+    principal: CallController, session: SessionDep, runtime: RuntimeDep, call_id: uuid.UUID
+) -> HangupAccepted:
+    requested = await control.request_hangup(session, principal, call_id, clock=runtime.clock)
+    return HangupAccepted(
+        call_id=requested.call_id, status=requested.status, hangup_requested_at=requested.hangup_requested_at
+    )
+
+
+@router.post(
+    "/calls/{call_id}/disposition", tags=["calls"], response_model=CallControlRead, summary="Disposition a call"
+)
+async def disposition(
+    principal: CallController, session: SessionDep, runtime: RuntimeDep, call_id: uuid.UUID, body: DispositionRequest
+) -> CallControlRead:
+    call = await control.dispose(session, principal, call_id, body, clock=runtime.clock)
+    return CallControlRead.model_validate(call)
+
+
+@router.get(
+    "/agents/me/preview",
+    tags=["agents"],
+    response_model=PreviewRead,
+    summary="The contact held for you to preview (reserved now if none is)",
+)
+async def get_preview(principal: PreviewDialler, session: SessionDep, runtime: RuntimeDep) -> PreviewRead:
+    held = await control.preview(
+        session, principal, clock=runtime.clock, hold_seconds=runtime.settings.dialer.preview_hold_seconds
+    )
+    return PreviewRead(
+        contact=PreviewContact.model_validate(held.contact) if held.contact else None,
+        campaign=PreviewCampaign.model_validate(held.campaign) if held.campaign else None,
+        reserved_until=held.reserved_until,
+    )
+
+
+@router.post(
+    "/agents/me/preview/dial",
+    tags=["agents"],
+    response_model=CallAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_BLOCKED,
+    summary="Dial the previewed contact",
+)
+async def dial_preview(
+    request: Request, principal: PreviewDialler, session: SessionDep, runtime: RuntimeDep, body: PreviewChoice
+) -> CallAccepted | JSONResponse:
+    outcome = await control.dial_preview(
+        session, principal, body.contact_id, engine=engine_for(runtime), clock=runtime.clock
+    )
+    return _answer(request, outcome)
+
+
+@router.post(
+    "/agents/me/preview/skip", tags=["agents"], response_model=PreviewSkipped, summary="Skip the previewed contact"
+)
+async def skip_preview(
+    principal: PreviewDialler, session: SessionDep, runtime: RuntimeDep, body: PreviewChoice
+) -> PreviewSkipped:
+    skipped = await control.skip_preview(session, principal, body.contact_id, clock=runtime.clock)
+    return PreviewSkipped(contact_id=skipped.contact_id, next_attempt_at=skipped.next_attempt_at)
