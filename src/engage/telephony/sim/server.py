@@ -352,7 +352,14 @@ class SwitchSimulator:
             server.close()
         for connection in self._connections:
             connection.writer.transport.abort()
-        tasks = [*self._leg_tasks, *self._job_tasks, *(c.task for c in self._connections if c.task is not None)]
+        # Connection tasks end by themselves once their socket is aborted; cancelling one instead makes asyncio's
+        # stream callback log the CancelledError as an error (a traceback on every Ctrl-C of `engage serve`).
+        serving = [c.task for c in self._connections if c.task is not None and c.task is not asyncio.current_task()]
+        if serving:
+            _, stuck = await asyncio.wait(serving, timeout=SHUTDOWN_TIMEOUT_SECONDS)
+            for task in stuck:
+                task.cancel()
+        tasks = [*self._leg_tasks, *self._job_tasks]
         if self._heartbeat_task is not None:
             tasks.append(self._heartbeat_task)
             self._heartbeat_task = None
