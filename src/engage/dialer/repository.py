@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,18 +124,23 @@ class AgentRow:
     wrap_up_until: datetime | None
 
 
+def _agent_columns() -> Select[uuid.UUID, str, str | None, str, datetime, uuid.UUID | None, datetime | None]:
+    """What an `AgentRow` holds; the caller joins `agent_states` (outer: no row means offline)."""
+    return select(
+        User.id,
+        User.full_name,
+        User.sip_user,
+        AgentState.state,
+        AgentState.state_since,
+        AgentState.current_call_id,
+        AgentState.wrap_up_until,
+    )
+
+
 async def campaign_agents(session: AsyncSession, campaign_id: uuid.UUID) -> list[AgentRow]:
     """The campaign's assigned agents who may take calls (active, role agent), with their live state."""
     query = (
-        select(
-            User.id,
-            User.full_name,
-            User.sip_user,
-            AgentState.state,
-            AgentState.state_since,
-            AgentState.current_call_id,
-            AgentState.wrap_up_until,
-        )
+        _agent_columns()
         .join(CampaignAgent, CampaignAgent.agent_id == User.id)
         .outerjoin(AgentState, AgentState.agent_id == User.id)
         .where(CampaignAgent.campaign_id == campaign_id, User.role == Role.agent.value, User.is_active.is_(True))
@@ -148,15 +153,7 @@ async def campaign_agents(session: AsyncSession, campaign_id: uuid.UUID) -> list
 
 async def agent(session: AsyncSession, agent_id: uuid.UUID) -> AgentRow | None:
     query = (
-        select(
-            User.id,
-            User.full_name,
-            User.sip_user,
-            AgentState.state,
-            AgentState.state_since,
-            AgentState.current_call_id,
-            AgentState.wrap_up_until,
-        )
+        _agent_columns()
         .outerjoin(AgentState, AgentState.agent_id == User.id)
         .where(User.id == agent_id, User.role == Role.agent.value, User.is_active.is_(True))
     )

@@ -350,8 +350,9 @@ class Worker:
 
     # -- placing calls -------------------------------------------------------------------------------------------
 
-    async def _place(self, call: Call, sip_user: str | None, abandon_message: str | None) -> None:
-        live = LiveCall(
+    def _live(self, call: Call, sip_user: str | None, abandon_message: str | None) -> LiveCall:
+        """The flow's memory of a call row: a paced call's agent is chosen on answer, any other's beforehand."""
+        return LiveCall(
             call_id=call.id,
             tenant_id=call.tenant_id,
             campaign_id=call.campaign_id,
@@ -359,7 +360,11 @@ class Worker:
             preassigned_sip_user=sip_user if call.origin != CallOrigin.dialer.value else None,
             abandon_message=abandon_message,
             started=self.loop_time(),
+            bridged=call.bridged_at is not None,
         )
+
+    async def _place(self, call: Call, sip_user: str | None, abandon_message: str | None) -> None:
+        live = self._live(call, sip_user, abandon_message)
         self._track(live)
         request = Originate(
             leg_id=live.leg,
@@ -628,16 +633,7 @@ class Worker:
                 await self._take_over(call, sip_user, None)
 
     async def _take_over(self, call: Call, sip_user: str | None, message: str | None) -> None:
-        live = LiveCall(
-            call_id=call.id,
-            tenant_id=call.tenant_id,
-            campaign_id=call.campaign_id,
-            phone=call.contact_phone,
-            preassigned_sip_user=sip_user if call.origin != CallOrigin.dialer.value else None,
-            abandon_message=message,
-            started=self.loop_time(),
-            bridged=call.bridged_at is not None,
-        )
+        live = self._live(call, sip_user, message)
         answered = call.answered_at is not None
         self._track(live)
         if not await self.switch.adopt(live.leg, answered=answered):
