@@ -1,10 +1,12 @@
 """How many lines a campaign starts now: pure functions of a snapshot (no database, no event loop, no clock —
 the time is in the snapshot), so the worker, the benchmarks and tests run the same objects unchanged.
 
-The seam: a `Pacer` turns a `PacingSnapshot` into a number of lines. The worker builds the snapshot each tick
-from the campaign's agents and its calls in progress; `pacer_for(mode)` picks the model by `dialing_mode`.
-A model added later (predictive) reads the same snapshot, including each agent's time in state and each
-line's ring time, and the campaign's recent history.
+The seam: a `Pacer` turns a `PacingSnapshot` into a `PacingDecision` (how many lines, and why). The worker
+builds the snapshot each tick from the campaign's agents, its calls in progress and its recent history;
+`modes.pacer_for(mode)` picks the model by `dialing_mode`. The predictive model (`predictive.py`) reads all of it:
+each agent's phase and time in it, each line's ring time, and the campaign's recent calls. A pacer may keep
+memos between calls (the predictive one caches its estimates per history), never anything the snapshot does
+not determine: the same snapshots in the same order give the same answers.
 
 Invariants of every pacer: never a negative number; never a line when no agent is available to take it
 (progressive and power count *available* agents — assigned, `available` and SIP-registered — never merely
@@ -14,6 +16,7 @@ logged-in ones); lines already ringing and callers already waiting for an agent 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,10 +32,21 @@ class AgentActivity(StrEnum):
     offline = "offline"
 
 
+class AgentPhase(StrEnum):
+    """Where a busy agent is in the call cycle: `reserved` (a call is being put through), `on_call` (talking;
+    `seconds_in_state` is the talk time so far) or `wrap_up` (`seconds_in_state` into the wrap-up)."""
+
+    reserved = "reserved"
+    on_call = "on_call"
+    wrap_up = "wrap_up"
+
+
 @dataclass(frozen=True, slots=True)
 class AgentSnapshot:
     activity: AgentActivity
     seconds_in_state: float = 0.0
+    # Busy agents only; a busy agent without one counts as on a call of `seconds_in_state`.
+    phase: AgentPhase | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +58,36 @@ class LineSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class CallSample:
+    """One finished dial attempt of the campaign, as the estimators need it.
+
+    `ring_seconds`: from placing the call to its answer, or to its end when it was never answered.
+    `human`: answered by a person (bridged to an agent, or abandoned waiting for one); a machine or voicemail
+    answer is not. `talk_seconds`: the talk time of a bridged call. `abandoned`: answered, no agent in time.
+    """
+
+    ended_at: datetime
+    ring_seconds: float
+    human: bool = False
+    talk_seconds: float | None = None
+    abandoned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignHistory:
-    """The campaign's recent outcomes (rolling 24 h): for models that estimate rates. Progressive and power
-    ignore it."""
+    """The campaign's outcomes: the rolling-24 h counts the abandon rate is measured on (`answered` = human
+    answers), and its most recent finished calls, oldest first (the worker passes a few hundred).
+    Progressive and power ignore it."""
 
     dialled: int = 0
     answered: int = 0
     abandoned: int = 0
+    recent: tuple[CallSample, ...] = ()
+
+    @property
+    def abandon_rate(self) -> float | None:
+        """Abandoned / human-answered over the rolling 24 h, in percent; None before any human answer."""
+        return None if self.answered == 0 else 100.0 * self.abandoned / self.answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +98,11 @@ class PacingSnapshot:
     dial_ratio: float = 1.0
     abandon_rate_target: float = 3.0
     history: CampaignHistory = field(default_factory=CampaignHistory)
+    # The campaign's call cycle, for models that forecast when agents free up and when lines end.
+    wrap_up_seconds: float = 15.0
+    ring_timeout_seconds: float = 30.0
+    # A callee answered and not bridged within this long is abandoned (DESIGN.md §3).
+    abandon_after_seconds: float = 2.0
 
     @property
     def available_agents(self) -> int:
@@ -76,25 +118,47 @@ class PacingSnapshot:
         return len(self.lines)
 
 
+@dataclass(frozen=True, slots=True)
+class PacingDecision:
+    """How many new customer legs to originate now, why, and the model's figures (for diagnostics)."""
+
+    lines: int
+    reason: str
+    figures: Mapping[str, float | int | None] = field(default_factory=dict)
+
+
 class Pacer(Protocol):
-    def lines_to_start(self, snapshot: PacingSnapshot) -> int:
-        """How many new customer legs to originate now (0 or more)."""
+    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        """How many new customer legs to originate now (0 or more), and why."""
         ...
+
+
+def _no_agent_reason(snapshot: PacingSnapshot) -> str | None:
+    if snapshot.logged_in_agents == 0:
+        return "no agent of the campaign is logged in"
+    if snapshot.available_agents == 0:
+        return "no agent is available and registered"
+    return None
 
 
 class PreviewPacer:
     """Preview: the agent starts every call (`/v1/agents/me/preview`); the dialer never does."""
 
-    def lines_to_start(self, snapshot: PacingSnapshot) -> int:
-        return 0
+    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        return PacingDecision(0, "preview: agents start their own calls")
 
 
 class ProgressivePacer:
     """One line per available agent, less the lines already out for them: no agent is ever waited for, and a
     callee is abandoned only if an agent leaves between the dial and the answer."""
 
-    def lines_to_start(self, snapshot: PacingSnapshot) -> int:
-        return max(0, snapshot.available_agents - snapshot.lines_in_progress)
+    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        blocked = _no_agent_reason(snapshot)
+        if blocked is not None:
+            return PacingDecision(0, blocked)
+        wanted = max(0, snapshot.available_agents - snapshot.lines_in_progress)
+        reason = f"{snapshot.available_agents} available agent(s), {snapshot.lines_in_progress} line(s) already out"
+        return PacingDecision(wanted, reason)
 
 
 class PowerPacer:
@@ -102,26 +166,15 @@ class PowerPacer:
     one it trades abandoned calls for agent talk time; the predictive model exists to hold that trade to a
     target."""
 
-    def lines_to_start(self, snapshot: PacingSnapshot) -> int:
+    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
+        blocked = _no_agent_reason(snapshot)
+        if blocked is not None:
+            return PacingDecision(0, blocked)
         available = snapshot.available_agents
-        if available == 0:
-            return 0
         # A tiny epsilon so a ratio like 1.5 x 2 agents gives 3, not 2.9999....
         wanted = math.floor(available * snapshot.dial_ratio + 1e-9)
-        return max(0, wanted - snapshot.lines_in_progress)
-
-
-class PacingModeUnavailable(LookupError):
-    """A dialing mode that has no pacer in this release."""
-
-
-def pacer_for(mode: str) -> Pacer:
-    """The pacer of a campaign's `dialing_mode`. `predictive` arrives with its own issue; until then a
-    predictive campaign cannot start (campaigns refuses it), so asking here is a programming error."""
-    if mode == "preview":
-        return PreviewPacer()
-    if mode == "progressive":
-        return ProgressivePacer()
-    if mode == "power":
-        return PowerPacer()
-    raise PacingModeUnavailable(f"no pacer for dialing mode {mode!r}")
+        reason = (
+            f"{snapshot.dial_ratio:g} line(s) per available agent x {available}, "
+            f"{snapshot.lines_in_progress} line(s) already out"
+        )
+        return PacingDecision(max(0, wanted - snapshot.lines_in_progress), reason)

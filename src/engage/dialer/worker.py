@@ -55,7 +55,8 @@ from engage.telephony.events import (
 from engage.telephony.port import Originate, Phones, Switch, SwitchError
 
 from . import repository, service
-from .pacing import AgentActivity, AgentSnapshot, CampaignHistory, LineSnapshot, PacingSnapshot, pacer_for
+from .modes import pacer_for
+from .pacing import AgentActivity, AgentSnapshot, CampaignHistory, LineSnapshot, PacingSnapshot
 from .repository import AgentRow, Lease
 
 log = structlog.get_logger("engage.dialer")
@@ -281,7 +282,7 @@ class Worker:
             abandon_rate_target=float(campaign.abandon_rate_target),
             history=CampaignHistory(dialled=dialled, answered=answered, abandoned=abandoned),
         )
-        wanted = min(pacer_for(campaign.dialing_mode).lines_to_start(snapshot), self.config.max_lines_per_tick)
+        wanted = min(pacer_for(campaign.dialing_mode).decide(snapshot).lines, self.config.max_lines_per_tick)
         free = [a.agent_id for a in agents if self._agent_snapshot(a, now).activity is AgentActivity.available]
         picked: list[tuple[Contact, uuid.UUID | None]] = []
         if free:
