@@ -59,30 +59,32 @@ class LineSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class CallSample:
-    """One finished dial attempt of the campaign, as the estimators need it.
+    """One dial attempt of the campaign whose outcome is known, as the estimators need it.
 
-    `ring_seconds`: from placing the call to its answer, or to its end when it was never answered.
-    `human`: answered by a person (bridged to an agent, or abandoned waiting for one); a machine or voicemail
-    answer is not. `talk_seconds`: the talk time of a bridged call. `abandoned`: answered, no agent in time.
+    A dial's outcome is known when a person has met an agent or hung up waiting for one (`human`, and
+    `abandoned` for the latter), when a machine answered, or when it ended unanswered; `at` is that moment.
+    Recording a person's answer then, not when the talk ends, keeps the answer rate unbiased: a sample per
+    dial as soon as the dial is decided. `ring_seconds`: from placing the call to its answer, or to its end
+    when it was never answered.
     """
 
-    ended_at: datetime
+    at: datetime
     ring_seconds: float
     human: bool = False
-    talk_seconds: float | None = None
     abandoned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CampaignHistory:
     """The campaign's outcomes: the rolling-24 h counts the abandon rate is measured on (`answered` = human
-    answers), and its most recent finished calls, oldest first (the worker passes a few hundred).
-    Progressive and power ignore it."""
+    answers), its most recent decided dials (oldest first; the worker passes a few hundred) and the talk
+    times of its most recent finished calls (oldest first). Progressive and power ignore it."""
 
     dialled: int = 0
     answered: int = 0
     abandoned: int = 0
     recent: tuple[CallSample, ...] = ()
+    talks: tuple[float, ...] = ()
 
     @property
     def abandon_rate(self) -> float | None:

@@ -28,19 +28,22 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .pacing import AgentActivity, AgentPhase, CallSample, CampaignHistory, PacingDecision, PacingSnapshot
+from .pacing import AgentActivity, AgentPhase, CampaignHistory, PacingDecision, PacingSnapshot
 
 # Priors, worth a few calls each, so that the first decisions are sane and cautious: a quarter of dials
 # answered, answers after ~10 s, two-minute talks; non-answers ring out.
-PRIOR_ANSWER_RATE = 0.25
+PRIOR_ANSWER_RATE = 0.35
 PRIOR_DIALS = 20.0
+ANSWER_RATE_CAUTION = 1.0
 PRIOR_TIME_TO_ANSWER = (10.0, 6.0)
-PRIOR_TALK = (120.0, 90.0)
+PRIOR_TALK = (240.0, 120.0)
 PRIOR_SAMPLES = 10.0
 # The feedback: the rate aimed at, as a share of the target; how much history (human answers at half the
 # target) the measured rate starts from; the window and size of a burst; the floor of the threshold.
-SET_POINT = 0.8
-PRIOR_ANSWERS = 100.0
+SET_POINT = 0.85
+RESERVE = 3.0
+BUDGET_SCALE = 4.0
+HEADROOM = 1.0  # the threshold reaches at most (1 + HEADROOM) x target
 BURST_WINDOW = timedelta(minutes=10)
 BURST_MIN_ABANDONS = 3
 BURST_FACTOR = 2.0
@@ -98,16 +101,20 @@ class Estimates:
     other_rings: tuple[float, ...]
 
     @classmethod
-    def from_history(cls, recent: tuple[CallSample, ...], ring_timeout: float) -> Estimates:
+    def from_history(cls, history: CampaignHistory, ring_timeout: float) -> Estimates:
+        recent = history.recent
         humans = [s.ring_seconds for s in recent if s.human]
-        talks = [s.talk_seconds for s in recent if s.talk_seconds is not None]
         others = sorted([s.ring_seconds for s in recent if not s.human] + [ring_timeout] * int(PRIOR_SAMPLES // 2))
-        rate = (PRIOR_ANSWER_RATE * PRIOR_DIALS + len(humans)) / (PRIOR_DIALS + len(recent))
+        # The posterior mean of a beta prior worth PRIOR_DIALS dials, plus one posterior standard deviation:
+        # more answers than expected is what abandons a caller, so the uncertainty counts against dialling.
+        weight = PRIOR_DIALS + len(recent)
+        mean = (PRIOR_ANSWER_RATE * PRIOR_DIALS + len(humans)) / weight
+        rate = min(1.0, mean + ANSWER_RATE_CAUTION * math.sqrt(mean * (1.0 - mean) / (weight + 1.0)))
         return cls(
             samples=len(recent),
             answer_rate=rate,
             time_to_answer=LogNormal.fit(humans, PRIOR_TIME_TO_ANSWER, PRIOR_SAMPLES),
-            talk=LogNormal.fit(talks, PRIOR_TALK, PRIOR_SAMPLES),
+            talk=LogNormal.fit(list(history.talks), PRIOR_TALK, PRIOR_SAMPLES),
             other_rings=tuple(others),
         )
 
@@ -133,18 +140,16 @@ class Feedback:
     @classmethod
     def of(cls, history: CampaignHistory, snapshot: PacingSnapshot) -> Feedback:
         target = snapshot.abandon_rate_target / 100.0
-        measured = (history.abandoned + PRIOR_ANSWERS * target / 2.0) / (history.answered + PRIOR_ANSWERS)
-        set_point = SET_POINT * target
-        if measured <= set_point:
-            threshold = target * (1.0 + (set_point - measured) / set_point)
-        elif measured < target:
-            threshold = target * max(FLOOR, (target - measured) / (target - set_point))
-        else:
-            threshold = target * FLOOR
+        measured = 0.0 if history.answered == 0 else history.abandoned / history.answered
+        # The abandons the rolling window can still take before the target, less a reserve for a burst: the
+        # threshold grows with that budget, so a young campaign (few answers) dials almost progressively and
+        # one near its target almost stops overdialling.
+        budget = SET_POINT * target * history.answered - history.abandoned - RESERVE
+        threshold = target * min(1.0 + HEADROOM, max(FLOOR, budget / BUDGET_SCALE))
         since = snapshot.now - BURST_WINDOW
         abandons = answers = 0
         for sample in reversed(history.recent):
-            if sample.ended_at < since:
+            if sample.at < since:
                 break
             abandons += sample.abandoned
             answers += sample.human
@@ -167,11 +172,17 @@ class PredictivePacer:
         self._wrap_up = -1.0
 
     def estimates(self, snapshot: PacingSnapshot) -> Estimates:
-        recent = snapshot.history.recent
-        key = (len(recent), recent[-1] if recent else None, snapshot.ring_timeout_seconds)
+        history = snapshot.history
+        key = (
+            len(history.recent),
+            history.recent[-1] if history.recent else None,
+            len(history.talks),
+            history.talks[-1] if history.talks else None,
+            snapshot.ring_timeout_seconds,
+        )
         if key != self._history_key or self._estimates is None:
             self._history_key = key
-            estimates = Estimates.from_history(recent, snapshot.ring_timeout_seconds)
+            estimates = Estimates.from_history(history, snapshot.ring_timeout_seconds)
             self._estimates = estimates
             self._horizons = tuple(estimates.time_to_answer.quantile(z) for z in QUANTILE_Z)
             # A new line: P(answered by a person within each horizon).

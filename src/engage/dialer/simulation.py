@@ -147,6 +147,7 @@ class _Floor:
     lines: dict[int, _Line] = field(default_factory=dict)
     waiting: deque[int] = field(default_factory=deque)
     recent: deque[CallSample] = field(default_factory=lambda: deque(maxlen=HISTORY_SIZE))
+    talks: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY_SIZE))
     hourly: dict[int, list[int]] = field(default_factory=dict)  # hour -> [dialled, human answered, abandoned]
     line_ids: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -180,10 +181,9 @@ class _Floor:
     def bucket(self, when: float) -> list[int]:
         return self.hourly.setdefault(int(when // 3600), [0, 0, 0])
 
-    def sample(self, line: _Line, *, human: bool, talk: float | None = None, abandoned: bool = False) -> None:
+    def sample(self, line: _Line, *, human: bool, abandoned: bool = False) -> None:
         ring = (line.answered_at if line.answered_at is not None else self.now) - line.dialled_at
-        ended = EPOCH + timedelta(seconds=self.now)
-        self.recent.append(CallSample(ended, ring, human=human, talk_seconds=talk, abandoned=abandoned))
+        self.recent.append(CallSample(EPOCH + timedelta(seconds=self.now), ring, human=human, abandoned=abandoned))
 
     def dial(self) -> None:
         scenario, rng = self.scenario, self.rng
@@ -247,16 +247,17 @@ class _Floor:
         talk = self.rng.lognormvariate(*self.talk)
         agent.state, agent.since = AgentPhase.on_call, self.now
         self.result.connects += 1
+        self.sample(line, human=True)
         end = self.now + talk
         self.result.talk_seconds += max(0.0, min(end, self.scenario.hours * 3600.0) - self.now)
         self.at(end, _Kind.TALK_END, (agent.index, line, talk))
         self.watch_rate()
 
     def talk_end(self, subject: tuple[int, _Line, float]) -> None:
-        index, line, talk = subject
+        index, _, talk = subject
         agent = self.agents[index]
         agent.state, agent.since = AgentPhase.wrap_up, self.now
-        self.sample(line, human=True, talk=talk)
+        self.talks.append(talk)
         self.at(self.now + self.scenario.wrap_up_seconds, _Kind.WRAP_END, index)
 
     def wrap_end(self, index: int) -> None:
@@ -313,7 +314,7 @@ class _Floor:
             lines=lines,
             dial_ratio=scenario.dial_ratio,
             abandon_rate_target=scenario.abandon_rate_target,
-            history=CampaignHistory(dialled, answered, abandoned, tuple(self.recent)),
+            history=CampaignHistory(dialled, answered, abandoned, tuple(self.recent), tuple(self.talks)),
             wrap_up_seconds=scenario.wrap_up_seconds,
             ring_timeout_seconds=scenario.ring_timeout_seconds,
             abandon_after_seconds=scenario.abandon_after_seconds,
