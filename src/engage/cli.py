@@ -22,6 +22,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from engage.bench import BENCHMARKS
 from engage.bench_dialer import bench_dialer
+from engage.bench_pacing import bench_pacing
 from engage.compliance import repository as compliance_repository
 from engage.compliance.engine import AUDIT_PREFIX
 from engage.compliance.repository import ChainReport
@@ -301,7 +302,7 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-ALL_BENCHMARKS = {**BENCHMARKS, "dialer": bench_dialer}
+ALL_BENCHMARKS = {**BENCHMARKS, "dialer": bench_dialer, "pacing": bench_pacing}
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -378,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", choices=sorted(ALL_BENCHMARKS))
     bench.add_argument("--seconds", type=float, default=10.0)
     bench.add_argument("--concurrency", type=int, help="clients (api: 32, compliance: 50) or legs (switch: 1000)")
+    bench.add_argument("--hours", type=float, default=6.0, help="pacing: simulated hours per run")
+    bench.add_argument("--seeds", type=int, default=4, help="pacing: seeds per scenario")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

@@ -10,11 +10,13 @@ Pure, like the other pacers: the snapshot carries the time, the agents, the line
    each, compares the agents that will be free by then (available now, plus each busy agent's chance of
    being free, from the time it has talked or wrapped up so far) with the callers that will want one (those
    waiting now, each ringing line's chance of being answered by then, the other new lines');
-3. starts the largest number of lines whose last one would meet no free agent with a probability at most
-   `threshold` — the normal approximation of the sums of those chances;
-4. sets `threshold` by feedback on the measured abandon rate (abandoned / human-answered, rolling 24 h):
-   above the target while well under it, falling to almost nothing as the rate nears the target, and cut
-   hard after a burst of abandons in the last ten minutes.
+3. starts the lines that cannot be abandoned (one per available agent beyond the lines out: never fewer
+   than progressive), then the largest number whose last one would meet no free agent with a probability
+   at most `threshold` — the normal approximation of the sums of those chances;
+4. sets `threshold` by feedback on the rolling-24 h abandon budget: the abandons the campaign can still
+   take before SET_POINT x target of its human answers, less a reserve for a burst. No budget (a young
+   campaign, or one near its target): threshold 0, progressive. A growing budget: up to twice the target.
+   A burst of abandons in the last ten minutes cuts it to a quarter.
 
 The object memoises its estimates for the history it was last given, and the per-second chances it derives
 from them; a decision with unchanged history costs well under a millisecond for 200 agents and 400 lines.
@@ -38,17 +40,17 @@ ANSWER_RATE_CAUTION = 1.0
 PRIOR_TIME_TO_ANSWER = (10.0, 6.0)
 PRIOR_TALK = (240.0, 120.0)
 PRIOR_SAMPLES = 10.0
-# The feedback: the rate aimed at, as a share of the target; how much history (human answers at half the
-# target) the measured rate starts from; the window and size of a burst; the floor of the threshold.
+# The feedback: the rate aimed at, as a share of the target; the abandons kept in reserve; the budget at
+# which the threshold is the target; the window and size of a burst; the floor of the threshold.
 SET_POINT = 0.85
-RESERVE = 3.0
+RESERVE = 2.0
 BUDGET_SCALE = 4.0
 HEADROOM = 1.0  # the threshold reaches at most (1 + HEADROOM) x target
 BURST_WINDOW = timedelta(minutes=10)
 BURST_MIN_ABANDONS = 3
 BURST_FACTOR = 2.0
 BURST_CUT = 0.25
-FLOOR = 0.05
+FLOOR = 0.0
 # The moments a new line would be answered: these quantiles of the time-to-answer, equally weighted.
 QUANTILE_Z = (-1.2816, -0.5244, 0.0, 0.5244, 1.2816)  # 10 %, 30 %, 50 %, 70 %, 90 %
 # At most this many new lines per agent at work (available or busy) in one decision.
@@ -214,32 +216,36 @@ class PredictivePacer:
 
         supply = self._supply(snapshot)
         demand = self._demand(snapshot)
-        limit = MAX_LINES_PER_AGENT * working
-        # The chance that the n-th new line meets no free agent grows with n: find the largest n within the
-        # threshold by bisection.
-        low, high = 0, limit
+        # Lines that cannot be abandoned: one per available agent beyond the lines already out (each of those
+        # wants one agent at most). The normal approximation is crude for a handful of agents, so these are
+        # started whatever it says: predictive never starts fewer lines than progressive would.
+        certain = max(0, snapshot.available_agents - len(snapshot.lines))
+        # Beyond them, the chance that the n-th new line meets no free agent grows with n: the largest n within
+        # the threshold, by bisection.
+        low, high = certain, max(certain, MAX_LINES_PER_AGENT * working)
         while low < high:
             middle = (low + high + 1) // 2
-            if self._abandon_chance(middle, supply, demand, estimates) <= feedback.threshold:
+            if self._abandon_chance(middle, supply, demand) <= feedback.threshold:
                 low = middle
             else:
                 high = middle - 1
-        figures["expected_abandon_chance_of_last_line"] = (
-            round(100.0 * self._abandon_chance(low, supply, demand, estimates), 3) if low else None
-        )
         figures["lines_in_flight"] = len(snapshot.lines)
-        free_now = supply[0][0] if supply else 0.0
-        if low == 0:
+        figures["agents_free_by_median_answer"] = round(supply[len(supply) // 2][0], 2)
+        figures["callers_by_median_answer"] = round(demand[len(demand) // 2][0], 2)
+        if low > certain:
+            chance = self._abandon_chance(low, supply, demand)
             reason = (
-                f"a new line would meet no free agent with chance "
-                f"{100.0 * self._abandon_chance(1, supply, demand, estimates):.1f} % > threshold "
-                f"{100.0 * feedback.threshold:.2f} %"
+                f"{low} line(s): the last meets no free agent with chance {100.0 * chance:.2f} % "
+                f"<= threshold {100.0 * feedback.threshold:.2f} %"
             )
         else:
-            reason = f"{low} line(s): the last meets no free agent with chance <= {100.0 * feedback.threshold:.2f} %"
+            chance = self._abandon_chance(low + 1, supply, demand)
+            reason = (
+                f"{low} line(s) for the free agents; one more would meet no free agent with chance "
+                f"{100.0 * chance:.2f} % > threshold {100.0 * feedback.threshold:.2f} %"
+            )
         if feedback.burst:
             reason += f"; backing off after {feedback.recent_abandons} abandons in 10 min"
-        figures["agents_free_at_median_answer"] = round(free_now, 2)
         return PacingDecision(low, reason, figures)
 
     # -- supply and demand at each horizon -------------------------------------------------------------------
@@ -328,11 +334,7 @@ class PredictivePacer:
         return chances
 
     def _abandon_chance(
-        self,
-        lines: int,
-        supply: list[tuple[float, float]],
-        demand: list[tuple[float, float]],
-        estimates: Estimates,
+        self, lines: int, supply: list[tuple[float, float]], demand: list[tuple[float, float]]
     ) -> float:
         """The chance that the `lines`-th new line, answered by a person, meets no free agent: averaged over
         the moments it may be answered, P(free agents - callers ahead of it < 1), normal approximation."""
