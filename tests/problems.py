@@ -20,7 +20,7 @@ TITLES = {
     "call-without-agent": "Call has no agent",
     "preview-not-held": "Contact is not held for you",
     "campaign-not-active": "Campaign is not active",
-    "dialing-mode-not-available": "Dialing mode not available yet",
+    "forecast-not-available": "No forecast for this campaign",
     "validation-error": "Request validation failed",
     "malformed-json": "Malformed JSON",
     "tenant-id-not-allowed": "tenant_id is not accepted in the body",

@@ -1,5 +1,5 @@
 """The demo tenant: one admin, one supervisor, two agents in one team, with fresh random passwords; and, for
-`engage serve`, a floor that dials: a CLI group, a running progressive campaign of a few hundred contacts, eight
+`engage serve`, a floor that dials: a CLI group, a running predictive campaign of a few hundred contacts, eight
 agents whose simulated phones answer, and a small sample national registry (clearly labelled, loaded only
 where no real one was).
 
@@ -199,7 +199,7 @@ async def load_sample_registry(sessions: async_sessionmaker[AsyncSession], datab
 
 
 async def seed_floor(sessions: async_sessionmaker[AsyncSession], clock: Clock, tenant_id: uuid.UUID) -> bool:
-    """A running progressive campaign with its CLI group, contacts and available agents, unless one runs."""
+    """A running predictive campaign with its CLI group, contacts and available agents, unless one runs."""
     async with tenant_transaction(sessions, tenant_id) as session:
         page = await campaigns.list_campaigns(
             session, PageParams(limit=100, after=None), status=CampaignStatus.active, clock=clock
@@ -220,7 +220,7 @@ async def seed_floor(sessions: async_sessionmaker[AsyncSession], clock: Clock, t
             session,
             tenant_id,
             CampaignCreate(
-                name=DEMO_CAMPAIGN, dialing_mode=DialingMode.progressive, cli_group_id=group.id, wrap_up_seconds=5
+                name=DEMO_CAMPAIGN, dialing_mode=DialingMode.predictive, cli_group_id=group.id, wrap_up_seconds=5
             ),
             clock=clock,
         )

@@ -36,6 +36,8 @@ from engage.core.ratelimit import create_counter
 from engage.core.runtime import Runtime
 from engage.core.security import TokenCodec
 from engage.dialer.api import router as dialer_router
+from engage.dialer.diagnostics_api import router as diagnostics_router
+from engage.dialer.forecast_api import router as forecast_router
 from engage.dialer.worker import Worker, WorkerConfig
 from engage.dnc.api import router as dnc_router
 from engage.migrate import migrate
@@ -177,6 +179,8 @@ def create_app(
     app.include_router(consents_router)
     app.include_router(webhooks_router)
     app.include_router(dialer_router)
+    app.include_router(diagnostics_router)
+    app.include_router(forecast_router)
     if runtime is not None:
         _bind(app, runtime)
     return app

@@ -38,8 +38,3 @@ class CampaignNoContacts(Conflict):
 class CampaignNoAgents(Conflict):
     slug = "campaign-no-agents"
     title = "Campaign has no logged-in agents"
-
-
-class PacingModeNotAvailable(Conflict):
-    slug = "dialing-mode-not-available"
-    title = "Dialing mode not available yet"

@@ -37,7 +37,6 @@ from .errors import (
     CampaignNotEditable,
     CampaignNotFound,
     InvalidCampaignTransition,
-    PacingModeNotAvailable,
     UnknownAgents,
     UnknownCliGroup,
 )
@@ -270,14 +269,6 @@ async def _transition(session: AsyncSession, campaign_id: uuid.UUID, move: _Tran
 
 
 async def _check_ready_to_dial(session: AsyncSession, campaign: Campaign) -> None:
-    if campaign.dialing_mode == DialingMode.predictive.value:
-        # Predictive pacing (held to the abandon-rate target) is the next release's; a predictive campaign
-        # must not dial on some other model in the meantime.
-        raise PacingModeNotAvailable(
-            "Predictive dialling is not available yet: switch the campaign to progressive, power or preview "
-            "(PATCH dialing_mode while it is draft or paused) to start it.",
-            extra={"dialing_mode": campaign.dialing_mode},
-        )
     if await contacts.count_dialable(session, campaign.id, campaign.max_attempts) == 0:
         # The seed's detail, word for word.
         raise CampaignNoContacts("Upload contacts before starting the campaign.")

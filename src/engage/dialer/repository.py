@@ -1,22 +1,24 @@
 """The dialer's queries: leases and orphaned calls (across tenants, through the SECURITY DEFINER functions of
-migration 20261205_1000), and, inside a tenant transaction, the live state the dialer alone drives: the hopper,
-call rows as the switch reports them, contacts' dial state, agents' dialer-owned states (`reserved`, `on_call`,
-`wrap_up`), the hourly campaign figures and SIP registrations.
+migrations 20261205_1000 and 20261205_1400), and, inside a tenant transaction, the live state the dialer alone
+drives: the hopper, call rows as the switch reports them, contacts' dial state, agents' dialer-owned states
+(`reserved`, `on_call`, `wrap_up`), the hourly campaign figures and SIP registrations; and what the pacer and the
+campaign diagnostics read of them (recent calls, aggregates that cost the same whatever a campaign holds).
 
 No other domain writes these columns (agents' service never sets the dialer-owned states; contacts' only
 inserts), which is why they are written here rather than through each domain's service: one transaction per
-event or tick, one round trip per statement.
+event or tick, one round trip per statement. `dialer_denials` reads the compliance audit log, which belongs to
+`compliance`; it lives here until compliance's service offers it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,9 +26,12 @@ from engage.agents.models import AgentState, SipRegistration
 from engage.calls.models import LIVE_STATUSES, Call
 from engage.campaigns.models import Campaign, CampaignAgent, CampaignHourly
 from engage.cli_groups.models import CliNumber
+from engage.compliance.models import AuditEntry
 from engage.contacts.models import Contact
 from engage.core.principal import Role
 from engage.users.models import User
+
+from .pacing import CallSample, CampaignHistory
 
 # -- across tenants ----------------------------------------------------------------------------------------------
 
@@ -40,17 +45,56 @@ class Lease:
 
 
 async def heartbeat(
-    session: AsyncSession, worker_id: str, *, hostname: str, pid: int, now: datetime, stale_seconds: int
+    session: AsyncSession,
+    worker_id: str,
+    *,
+    hostname: str,
+    pid: int,
+    now: datetime,
+    stale_seconds: int,
+    switch_connected: bool,
 ) -> list[Lease]:
     rows = await session.execute(
-        text("SELECT * FROM engage_dialer_heartbeat(:worker, :hostname, :pid, :now, :stale)"),
-        {"worker": worker_id, "hostname": hostname[:200], "pid": pid, "now": now, "stale": stale_seconds},
+        text("SELECT * FROM engage_dialer_heartbeat(:worker, :hostname, :pid, :now, :stale, :switch_connected)"),
+        {
+            "worker": worker_id,
+            "hostname": hostname[:200],
+            "pid": pid,
+            "now": now,
+            "stale": stale_seconds,
+            "switch_connected": switch_connected,
+        },
     )
     return [Lease(row.tenant_id, row.campaign_id, row.taken_over_from) for row in rows]
 
 
 async def release(session: AsyncSession, worker_id: str) -> int:
     return int(await session.scalar(text("SELECT engage_dialer_release(:worker)"), {"worker": worker_id}) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """The worker pacing a campaign, as its last heartbeat left it. `hostname`, `pid`, `heartbeat_at` and
+    `switch_connected` are None when the worker's row is gone (forgotten long after it went silent), and
+    `switch_connected` also for a worker that predates the flag."""
+
+    worker_id: str
+    hostname: str | None
+    pid: int | None
+    acquired_at: datetime
+    heartbeat_at: datetime | None
+    switch_connected: bool | None
+
+
+async def lease_holder(session: AsyncSession, campaign_id: uuid.UUID) -> LeaseHolder | None:
+    """Who holds the campaign's lease (migration 20261205_1400; the function answers only within the
+    transaction's tenant); None when nobody does."""
+    row = (
+        await session.execute(text("SELECT * FROM engage_dialer_lease_holder(:campaign)"), {"campaign": campaign_id})
+    ).first()
+    if row is None:
+        return None
+    return LeaseHolder(row.worker_id, row.hostname, row.pid, row.acquired_at, row.heartbeat_at, row.switch_connected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +453,46 @@ async def rolling_history(session: AsyncSession, campaign_id: uuid.UUID, since: 
     return int(row[0]), int(row[1]), int(row[2])
 
 
+async def recent_history(session: AsyncSession, campaign_id: uuid.UUID, limit: int) -> CampaignHistory:
+    """The campaign's last `limit` decided dials as the pacer's samples, and the talk times of the finished calls
+    among them, each oldest first (the seam's `CampaignHistory`; its rolling counts are left at zero, the caller
+    adds `rolling_history`). One query. A dial is decided once it was bridged, abandoned or ended, at the first of
+    those (`CallSample.at`); its ring time runs from its placing (its creation if never placed) to its answer, or
+    to that moment if never answered; a person answered when it was bridged or abandoned (a machine is neither).
+    "Last" by id (UUIDv7: the order the calls were made), which `ix_calls_campaign_id_id` serves without sorting
+    the campaign's calls."""
+    query = (
+        select(
+            Call.started_at,
+            Call.placed_at,
+            Call.answered_at,
+            Call.bridged_at,
+            Call.ended_at,
+            Call.abandoned,
+            Call.talk_time_seconds,
+        )
+        .where(
+            Call.campaign_id == campaign_id,
+            or_(Call.ended_at.is_not(None), Call.bridged_at.is_not(None), Call.abandoned),
+        )
+        .order_by(Call.id.desc())
+        .limit(limit)
+    )
+    samples: list[CallSample] = []
+    talks: list[tuple[datetime, float]] = []
+    for started, placed, answered, bridged, ended, abandoned, talk in (await session.execute(query)).all():
+        decided = bridged or ended or answered or started
+        ring = max(0.0, ((answered or decided) - (placed or started)).total_seconds())
+        samples.append(
+            CallSample(at=decided, ring_seconds=ring, human=bridged is not None or abandoned, abandoned=abandoned)
+        )
+        if bridged is not None and ended is not None and talk is not None:
+            talks.append((ended, float(talk)))
+    samples.sort(key=lambda sample: sample.at)
+    talks.sort(key=lambda item: item[0])
+    return CampaignHistory(recent=tuple(samples), talks=tuple(seconds for _, seconds in talks))
+
+
 async def flush(session: AsyncSession) -> None:
     await session.flush()
 
@@ -422,6 +506,16 @@ async def sip_registered(session: AsyncSession, sip_user: str) -> bool:
     return bool(await session.scalar(query))
 
 
+async def registered_sip_users(session: AsyncSession, sip_users: Collection[str]) -> set[str]:
+    """Those of `sip_users` the switch last reported registered (`sip_registrations`, written by the workers)."""
+    if not sip_users:
+        return set()
+    query = select(SipRegistration.sip_user).where(
+        SipRegistration.sip_user.in_(list(sip_users)), SipRegistration.registered.is_(True)
+    )
+    return set((await session.scalars(query)).all())
+
+
 async def preview_campaigns(session: AsyncSession, agent_id: uuid.UUID) -> list[Campaign]:
     """The active preview campaigns the agent is assigned to, oldest first (ids are UUIDv7)."""
     query = (
@@ -431,3 +525,96 @@ async def preview_campaigns(session: AsyncSession, agent_id: uuid.UUID) -> list[
         .order_by(Campaign.created_at, Campaign.id)
     )
     return list((await session.scalars(query)).all())
+
+
+# -- diagnostics (GET /v1/campaigns/{id}/diagnostics): aggregates, a bounded number of rows whatever the list holds --
+
+# Pending contacts are grouped by the first digits of their number ("+" and three digits: the country code, and
+# for +1 and +7 the start of the area code), at most 1,000 groups, each looked up by one representative number.
+_PREFIX_LENGTH = 4
+# Constants in the SQL text, not bound parameters: a generic plan of a prepared statement cannot prove a partial
+# index's predicate (`status = 'pending'`, `channel = 'dialer'`) from a parameter.
+_PENDING: ColumnElement[str] = literal_column("'pending'")
+_DIALER_CHANNEL: ColumnElement[str] = literal_column("'dialer'")
+
+
+async def contact_status_counts(session: AsyncSession, campaign_id: uuid.UUID) -> dict[str, int]:
+    query = select(Contact.status, func.count()).where(Contact.campaign_id == campaign_id).group_by(Contact.status)
+    return {status: int(count) for status, count in (await session.execute(query)).all()}
+
+
+@dataclass(frozen=True, slots=True)
+class PendingGroup:
+    """A campaign's pending contacts whose numbers share a prefix. The hopper's contacts (attempts left, no
+    callback) are `remaining`: `due` now and not held for a preview, `waiting` for a later attempt (the earliest
+    at `next_at`) or `held` by an agent's preview. `callbacks` wait for the agent who asked for them."""
+
+    prefix: str
+    sample: str | None  # one of the group's remaining numbers (None: it has only callbacks)
+    remaining: int
+    due: int
+    waiting: int
+    next_at: datetime | None
+    held: int
+    callbacks: int
+    next_callback_at: datetime | None
+
+
+async def pending_groups(session: AsyncSession, campaign: Campaign, now: datetime) -> list[PendingGroup]:
+    """One aggregate over the campaign's pending contacts (the partial index `ix_contacts_hopper` covers them)."""
+    hopper = and_(Contact.attempts < campaign.max_attempts, Contact.callback_agent_id.is_(None))
+    waiting = and_(hopper, Contact.next_attempt_at > now)
+    not_waiting = and_(hopper, or_(Contact.next_attempt_at.is_(None), Contact.next_attempt_at <= now))
+    held = and_(not_waiting, Contact.reserved_until > now)
+    due = and_(not_waiting, or_(Contact.reserved_until.is_(None), Contact.reserved_until <= now))
+    callback = Contact.callback_agent_id.is_not(None)
+    prefix = func.left(Contact.phone, _PREFIX_LENGTH)
+    query = (
+        select(
+            prefix,
+            func.min(Contact.phone).filter(hopper),
+            func.count().filter(hopper),
+            func.count().filter(due),
+            func.count().filter(waiting),
+            func.min(Contact.next_attempt_at).filter(waiting),
+            func.count().filter(held),
+            func.count().filter(callback),
+            func.min(Contact.next_attempt_at).filter(callback),
+        )
+        .where(Contact.campaign_id == campaign.id, Contact.status == _PENDING)
+        .group_by(prefix)
+        .order_by(prefix)
+    )
+    return [
+        PendingGroup(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), r[5], int(r[6]), int(r[7]), r[8])
+        for r in (await session.execute(query)).all()
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Denials:
+    """The dialer's compliance denials of one campaign for one blocking rule: distinct numbers, decisions, the
+    latest."""
+
+    rule: str
+    numbers: int
+    decisions: int
+    last_at: datetime
+
+
+async def dialer_denials(session: AsyncSession, campaign_id: uuid.UUID, since: datetime) -> list[Denials]:
+    """The campaign's audited dialer denials since `since`, by blocking rule (partial index
+    `ix_compliance_audit_dialer_denials`)."""
+    rule = func.coalesce(AuditEntry.blocking_rule, "unknown")
+    query = (
+        select(rule, func.count(AuditEntry.phone.distinct()), func.count(), func.max(AuditEntry.decided_at))
+        .where(
+            AuditEntry.campaign_id == campaign_id,
+            ~AuditEntry.allowed,
+            AuditEntry.channel == _DIALER_CHANNEL,
+            AuditEntry.decided_at >= since,
+        )
+        .group_by(rule)
+        .order_by(func.count().desc(), rule)
+    )
+    return [Denials(r[0], int(r[1]), int(r[2]), r[3]) for r in (await session.execute(query)).all()]

@@ -25,7 +25,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -54,19 +54,21 @@ from engage.telephony.events import (
 )
 from engage.telephony.port import Originate, Phones, Switch, SwitchError
 
-from . import repository, service
+from . import repository, service, snapshots
 from .modes import pacer_for
-from .pacing import AgentActivity, AgentSnapshot, CampaignHistory, LineSnapshot, PacingSnapshot
+from .pacing import AgentActivity, CampaignHistory, LineSnapshot, Pacer
 from .repository import AgentRow, Lease
+from .snapshots import ABANDON_AFTER_SECONDS, PacingLimits
 
 log = structlog.get_logger("engage.dialer")
 
-# DESIGN.md §3, the silent-call rule: a callee answered and not bridged to an agent within 2 s is abandoned.
-ABANDON_AFTER_SECONDS = 2.0
 # An agent's phone answers at once (auto-answer); this only bounds a phone that does not.
 AGENT_RING_SECONDS = 5
 # How often a campaign with nothing to dial checks whether its list is exhausted (it then completes itself).
 COMPLETION_CHECK_SECONDS = 1.0
+# How often a campaign's recent calls (the predictive model's samples) are re-read: one query per campaign every
+# few seconds rather than every tick; a model fed a few hundred calls barely moves in 5 s.
+RECENT_REFRESH_SECONDS = 5.0
 LOST_ON_TAKEOVER = "LOST_ON_TAKEOVER"
 ORIGINATE_FAILED = "ORIGINATE_FAILED"
 CANCELLED_BEFORE_DIAL = "ORIGINATOR_CANCEL"
@@ -83,6 +85,12 @@ class WorkerConfig:
     max_lines_per_tick: int = 50
     abandon_after_seconds: float = ABANDON_AFTER_SECONDS
     recordings_dir: Path = Path(".engage/recordings")
+
+    @property
+    def pacing_limits(self) -> PacingLimits:
+        return PacingLimits(
+            ring_timeout_seconds=float(self.ring_timeout_seconds), abandon_after_seconds=self.abandon_after_seconds
+        )
 
     @classmethod
     def from_settings(cls, settings: DialerSettings, data_dir: Path) -> WorkerConfig:
@@ -131,7 +139,16 @@ class LiveCall:
 
 @dataclass(slots=True)
 class _CampaignMemory:
+    """What the worker keeps of a campaign it paces between ticks: its pacer (one object for as long as the lease
+    is held and the mode unchanged, so the predictive one keeps its memos), its recent calls (re-read every
+    `RECENT_REFRESH_SECONDS`) and the pacer's last reason (logged when it changes)."""
+
+    mode: str
+    pacer: Pacer
     last_completion_check: float = 0.0
+    recent: CampaignHistory = field(default_factory=CampaignHistory)
+    recent_read_at: float = -math.inf
+    last_reason: str | None = None
 
 
 @dataclass
@@ -151,6 +168,8 @@ class Worker:
         self._leases: dict[uuid.UUID, Lease] = {}
         self._memory: dict[uuid.UUID, _CampaignMemory] = {}
         self._registered: set[str] = set()
+        # A Switch is handed over started (connected); its events say when that changes.
+        self._switch_connected = True
         self._events_task: asyncio.Task[None] | None = None
         self._last_heartbeat = -math.inf
         self.ready = asyncio.Event()
@@ -211,9 +230,11 @@ class Worker:
                 pid=os.getpid(),
                 now=self.clock.now(),
                 stale_seconds=self.config.lease_stale_seconds,
+                switch_connected=self._switch_connected,
             )
         held = {lease.campaign_id: lease for lease in leases}
         for campaign_id in set(self._leases) - set(held):
+            self._memory.pop(campaign_id, None)
             log.info("dialer.lease_released", campaign_id=str(campaign_id))
         for campaign_id, lease in held.items():
             if campaign_id not in self._leases:
@@ -267,23 +288,36 @@ class Worker:
     async def _open_attempts(
         self, session: AsyncSession, campaign: Campaign, agents: list[AgentRow], now: datetime
     ) -> list[Call]:
+        memory = self._memory_for(campaign)
+        now_loop = self.loop_time()
+        if now_loop - memory.recent_read_at >= RECENT_REFRESH_SECONDS:
+            memory.recent = await snapshots.recent_history(session, campaign.id)
+            memory.recent_read_at = now_loop
         lines = tuple(
-            LineSnapshot(seconds_ringing=self.loop_time() - live.started, answered=live.answered_at is not None)
+            LineSnapshot(seconds_ringing=now_loop - live.started, answered=live.answered_at is not None)
             for live in self._calls.values()
             if live.campaign_id == campaign.id and not live.bridged and not live.ended and not live.abandoned
         )
-        snapshots = tuple(self._agent_snapshot(agent, now) for agent in agents)
-        dialled, answered, abandoned = await repository.rolling_history(session, campaign.id, now - timedelta(hours=24))
-        snapshot = PacingSnapshot(
+        snapshot = await snapshots.pacing_snapshot(
+            session,
+            campaign,
             now=now,
-            agents=snapshots,
+            registered=self._registered,
+            limits=self.config.pacing_limits,
+            agents=agents,
             lines=lines,
-            dial_ratio=float(campaign.dial_ratio),
-            abandon_rate_target=float(campaign.abandon_rate_target),
-            history=CampaignHistory(dialled=dialled, answered=answered, abandoned=abandoned),
+            recent=memory.recent,
         )
-        wanted = min(pacer_for(campaign.dialing_mode).decide(snapshot).lines, self.config.max_lines_per_tick)
-        free = [a.agent_id for a in agents if self._agent_snapshot(a, now).activity is AgentActivity.available]
+        decision = memory.pacer.decide(snapshot)
+        if decision.reason != memory.last_reason:
+            memory.last_reason = decision.reason
+            log.debug("dialer.pacing", campaign_id=str(campaign.id), lines=decision.lines, reason=decision.reason)
+        wanted = min(decision.lines, self.config.max_lines_per_tick)
+        free = [
+            agent.agent_id
+            for agent, seen in zip(agents, snapshot.agents, strict=True)
+            if seen.activity is AgentActivity.available
+        ]
         picked: list[tuple[Contact, uuid.UUID | None]] = []
         if free:
             callbacks = await repository.take_callbacks(session, campaign, free, now)
@@ -300,20 +334,19 @@ class Worker:
             log.info("dialer.compliance_blocked", campaign_id=str(campaign.id), blocked=len(blocked))
         return calls
 
-    def _agent_snapshot(self, agent: AgentRow, now: datetime) -> AgentSnapshot:
-        since = (now - agent.state_since).total_seconds() if agent.state_since else 0.0
-        if agent.state == "offline":
-            activity = AgentActivity.offline
-        elif agent.state in ("reserved", "on_call", "wrap_up"):
-            activity = AgentActivity.busy
-        elif agent.state == "available" and agent.sip_user is not None and agent.sip_user in self._registered:
-            activity = AgentActivity.available
-        else:
-            activity = AgentActivity.away
-        return AgentSnapshot(activity=activity, seconds_in_state=max(0.0, since))
+    def _memory_for(self, campaign: Campaign) -> _CampaignMemory:
+        """The campaign's memory, its pacer made anew when the campaign's dialing mode changed (a paused campaign
+        may be switched to another mode)."""
+        mode = campaign.dialing_mode
+        memory = self._memory.get(campaign.id)
+        if memory is None:
+            memory = self._memory[campaign.id] = _CampaignMemory(mode, pacer_for(mode))
+        elif memory.mode != mode:
+            memory.mode, memory.pacer, memory.last_reason = mode, pacer_for(mode), None
+        return memory
 
     async def _maybe_complete(self, session: AsyncSession, campaign: Campaign) -> None:
-        memory = self._memory.setdefault(campaign.id, _CampaignMemory())
+        memory = self._memory_for(campaign)
         now_loop = self.loop_time()
         if now_loop - memory.last_completion_check < COMPLETION_CHECK_SECONDS:
             return
@@ -415,7 +448,12 @@ class Worker:
             await self._registration(event)
             return
         if isinstance(event, SwitchConnected | SwitchDisconnected):
-            log.info("dialer.switch", connected=isinstance(event, SwitchConnected))
+            connected = isinstance(event, SwitchConnected)
+            log.info("dialer.switch", connected=connected)
+            if connected != self._switch_connected:
+                self._switch_connected = connected
+                # Heartbeat at the next tick: the change reaches `dialer_workers` (and diagnostics) at once.
+                self._last_heartbeat = -math.inf
             return
         live = self._legs.get(event.leg_id)
         if live is None:
