@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from engage.config import DatabaseSettings, JwtSettings, Settings
 from engage.core.clock import ManualClock
 from engage.core.db import (
+    asyncpg_url,
     create_database_if_missing,
     create_engine,
     drop_database,
@@ -104,6 +105,17 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
         yield url
     finally:
         await drop_database(server_url, name)
+
+
+@pytest.fixture
+async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """The test database as its owner (a superuser here), so row-level security hides nothing."""
+    dsn = asyncpg_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn, timeout=10)
+    try:
+        yield connection
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(scope="session")

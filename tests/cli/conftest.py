@@ -6,13 +6,10 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-
-from engage.core.db import asyncpg_url
 
 from .processes import clean_environment, stop_postmasters
 
@@ -43,14 +40,3 @@ def cli_env(embedded_env: dict[str, str], database_url: str) -> dict[str, str]:
 @pytest.fixture
 def serve_env(cli_env: dict[str, str]) -> dict[str, str]:
     return {**cli_env, "ENGAGE_JWT_SECRET": secrets.token_urlsafe(40)}
-
-
-@pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """The test database as its owner (a superuser here), so row-level security hides nothing."""
-    dsn = asyncpg_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn, timeout=10)
-    try:
-        yield connection
-    finally:
-        await connection.close()

@@ -29,7 +29,6 @@ from phonenumbers import timezone as phone_timezones
 from engage.compliance.checks import Outcome, Subject, calling_hours
 from engage.compliance.rules import shipped
 from engage.contacts.models import Contact
-from engage.core.db import asyncpg_url
 from engage.core.runtime import Runtime
 from engage.telephony.sim.server import Behaviour, SwitchSimulator
 from tests.cli.processes import ENGAGE, STOP_TIMEOUT_SECONDS, clean_environment
@@ -100,16 +99,6 @@ def behaviour() -> Behaviour:
     return Behaviour(
         answer_rate=1.0, busy_rate=0.0, voicemail_rate=0.0, ring_seconds=(0.2, 0.4), talk_seconds=(3.0, 4.0), seed=5
     )
-
-
-@pytest.fixture
-async def owner(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    dsn = asyncpg_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn, timeout=10)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 @dataclass

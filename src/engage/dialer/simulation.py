@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import random
 import time
 from collections import deque
@@ -31,17 +30,13 @@ from .pacing import (
     Pacer,
     PacingSnapshot,
 )
+from .predictive import LogNormal
 
 EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 HISTORY_SIZE = 400
 # The rolling abandon rate is watched once the campaign has this many human answers (before, one abandon is
 # a large share of few answers; the law's rates are over a day or a month).
 WARM_UP_ANSWERS = 100
-
-
-def lognormal_parameters(mean: float, sd: float) -> tuple[float, float]:
-    variance = math.log(1.0 + (sd / mean) ** 2)
-    return math.log(mean) - variance / 2.0, math.sqrt(variance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +148,9 @@ class _Floor:
 
     def __post_init__(self) -> None:
         self.agents = [_Agent(i) for i in range(self.scenario.agents)]
-        self.tta: tuple[float, float] = lognormal_parameters(*self.scenario.time_to_answer)
-        self.talk: tuple[float, float] = lognormal_parameters(*self.scenario.talk)
+        tta, talk = LogNormal.from_mean_sd(*self.scenario.time_to_answer), LogNormal.from_mean_sd(*self.scenario.talk)
+        self.tta: tuple[float, float] = (tta.mu, tta.sigma)
+        self.talk: tuple[float, float] = (talk.mu, talk.sigma)
         self.result.agents = self.scenario.agents
 
     # -- events ----------------------------------------------------------------------------------------------
