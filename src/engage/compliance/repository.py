@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import String, any_, literal, or_, select, text
+from sqlalchemy import String, any_, func, literal, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -216,3 +216,37 @@ async def verify_chain(connection: AsyncConnection) -> ChainReport:
         # Rows removed from the end leave the head pointing past the last row.
         return ChainReport(rows, head.last_seq, last_seq + 1, "rows are missing at the end of the log")
     return ChainReport(rows, head.last_seq, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Denials:
+    """A campaign's denials on one channel for one blocking rule: distinct numbers, decisions, the latest."""
+
+    rule: str
+    numbers: int
+    decisions: int
+    last_at: datetime
+
+
+_CHANNELS = {"api": "api", "originate": "originate", "dialer": "dialer"}
+
+
+async def denials_by_rule(
+    session: AsyncSession, campaign_id: uuid.UUID, channel: str, since: datetime
+) -> list[Denials]:
+    """The campaign's audited denials on `channel` since `since`, by blocking rule, most frequent first (the
+    dialer's are served by the partial index `ix_compliance_audit_dialer_denials`)."""
+    rule = func.coalesce(AuditEntry.blocking_rule, "unknown")
+    query = (
+        select(rule, func.count(AuditEntry.phone.distinct()), func.count(), func.max(AuditEntry.decided_at))
+        .where(
+            AuditEntry.campaign_id == campaign_id,
+            ~AuditEntry.allowed,
+            # A literal, not a parameter: a partial index on one channel serves only a query that names it.
+            AuditEntry.channel == literal_column(f"'{_CHANNELS[channel]}'"),
+            AuditEntry.decided_at >= since,
+        )
+        .group_by(rule)
+        .order_by(func.count().desc(), rule)
+    )
+    return [Denials(r[0], int(r[1]), int(r[2]), r[3]) for r in (await session.execute(query)).all()]

@@ -20,6 +20,7 @@ from . import repository
 from .engine import AUDIT_PREFIX, Asker, Channel, CheckRequest, Decision, Engine, parse_audit_ref
 from .errors import AuditNotFound, InvalidPhone
 from .models import AuditEntry, DialAttempt
+from .repository import Denials as Denials
 from .rules import RuleBook, RuleSet, Window
 from .schemas import ComplianceCheck
 
@@ -72,6 +73,14 @@ async def record_attempt(
             disposition=disposition,
         ),
     )
+
+
+async def denials_by_rule(
+    session: AsyncSession, campaign_id: uuid.UUID, channel: Channel, since: datetime
+) -> list[Denials]:
+    """How often, and for which numbers, the compliance gate refused a campaign's calls on `channel` since
+    `since`, by blocking rule (campaign diagnostics)."""
+    return await repository.denials_by_rule(session, campaign_id, channel.value, since)
 
 
 async def audit_record(session: AsyncSession, audit_ref: str) -> dict[str, Any]:

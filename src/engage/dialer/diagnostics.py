@@ -28,7 +28,9 @@ from engage.campaigns import service as campaigns
 from engage.campaigns.errors import CampaignNotFound
 from engage.campaigns.models import Campaign
 from engage.campaigns.schemas import CampaignStatus, DialingMode
+from engage.compliance import service as compliance
 from engage.compliance.checks import Subject, next_permitted
+from engage.compliance.engine import Channel
 from engage.compliance.rules import RuleBook, Window
 from engage.core.clock import isoformat_z
 
@@ -45,7 +47,7 @@ from .diagnostics_schemas import (
 )
 from .modes import pacer_for
 from .pacing import PacingDecision
-from .repository import AgentRow, Denials, LeaseHolder, PendingGroup
+from .repository import AgentRow, LeaseHolder, PendingGroup
 from .snapshots import PacingLimits
 
 # The compliance denials `blocked` reports: the same rolling day the abandon rate is measured on.
@@ -87,7 +89,7 @@ async def diagnose(
     holder = await repository.lease_holder(session, campaign.id)
     statuses = await repository.contact_status_counts(session, campaign.id)
     groups = await repository.pending_groups(session, campaign, now)
-    denials = await repository.dialer_denials(session, campaign.id, now - DENIALS_WINDOW)
+    denials = await compliance.denials_by_rule(session, campaign.id, Channel.dialer, now - DENIALS_WINDOW)
 
     agent_counts = _agent_counts(agents, registered)
     windows, open_prefixes = _calling_windows(groups, campaign, book, now)
@@ -252,7 +254,7 @@ class _Facts:
     lease: LeaseRead | None
     lines_in_flight: int
     decision: PacingDecision
-    denials: Sequence[Denials]
+    denials: Sequence[compliance.Denials]
     now: datetime
 
 

@@ -6,8 +6,7 @@ campaign diagnostics read of them (recent calls, aggregates that cost the same w
 
 No other domain writes these columns (agents' service never sets the dialer-owned states; contacts' only
 inserts), which is why they are written here rather than through each domain's service: one transaction per
-event or tick, one round trip per statement. `dialer_denials` reads the compliance audit log, which belongs to
-`compliance`; it lives here until compliance's service offers it.
+event or tick, one round trip per statement.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from engage.agents.models import AgentState, SipRegistration
 from engage.calls.models import LIVE_STATUSES, Call
 from engage.campaigns.models import Campaign, CampaignAgent, CampaignHourly
 from engage.cli_groups.models import CliNumber
-from engage.compliance.models import AuditEntry
 from engage.contacts.models import Contact
 from engage.core.principal import Role
 from engage.users.models import User
@@ -589,32 +587,3 @@ async def pending_groups(session: AsyncSession, campaign: Campaign, now: datetim
         PendingGroup(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), r[5], int(r[6]), int(r[7]), r[8])
         for r in (await session.execute(query)).all()
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Denials:
-    """The dialer's compliance denials of one campaign for one blocking rule: distinct numbers, decisions, the
-    latest."""
-
-    rule: str
-    numbers: int
-    decisions: int
-    last_at: datetime
-
-
-async def dialer_denials(session: AsyncSession, campaign_id: uuid.UUID, since: datetime) -> list[Denials]:
-    """The campaign's audited dialer denials since `since`, by blocking rule (partial index
-    `ix_compliance_audit_dialer_denials`)."""
-    rule = func.coalesce(AuditEntry.blocking_rule, "unknown")
-    query = (
-        select(rule, func.count(AuditEntry.phone.distinct()), func.count(), func.max(AuditEntry.decided_at))
-        .where(
-            AuditEntry.campaign_id == campaign_id,
-            ~AuditEntry.allowed,
-            AuditEntry.channel == _DIALER_CHANNEL,
-            AuditEntry.decided_at >= since,
-        )
-        .group_by(rule)
-        .order_by(func.count().desc(), rule)
-    )
-    return [Denials(r[0], int(r[1]), int(r[2]), r[3]) for r in (await session.execute(query)).all()]
