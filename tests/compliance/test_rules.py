@@ -10,7 +10,7 @@ import pytest
 
 from engage.compliance import checks
 from engage.compliance.checks import CheckName, Facts, Outcome, Subject, evaluate
-from engage.compliance.engine import CheckRequest, Unresolvable, _jurisdiction_and_zone
+from engage.compliance.engine import CheckRequest, Unresolvable, resolve
 from engage.compliance.models import DialAttempt
 from engage.compliance.rules import DEFAULT, RuleBook, UnknownRuleSet, Window, parse, shipped
 from engage.consents.models import Consent
@@ -171,7 +171,7 @@ class TestCalleeTimeZone:
     def test_a_saudi_number_is_judged_in_riyadh_time_whatever_the_campaigns_zone(self) -> None:
         # 22:30 in Dubai (a campaign's Asia/Dubai) is 21:30 in Riyadh: inside SA's window.
         now = datetime(2026, 11, 29, 22, 30, tzinfo=ZoneInfo("Asia/Dubai"))
-        jurisdiction, zone, rules = _jurisdiction_and_zone(CheckRequest(phone=NUMBERS["SA"]), BOOK, now)
+        jurisdiction, zone, rules = resolve(CheckRequest(phone=NUMBERS["SA"]), BOOK, now)
 
         result = checks.calling_hours(rules, Subject(NUMBERS["SA"], jurisdiction, zone), now)
 
@@ -181,23 +181,21 @@ class TestCalleeTimeZone:
         assert checks.calling_hours(rules, Subject(NUMBERS["SA"], jurisdiction, zone), later).outcome is Outcome.failed
 
     def test_a_given_jurisdiction_overrides_the_numbers_country(self) -> None:
-        jurisdiction, _, rules = _jurisdiction_and_zone(
+        jurisdiction, _, rules = resolve(
             CheckRequest(phone=NUMBERS["AE"], jurisdiction="SA"), BOOK, local("AE", SUNDAY, "10:00")
         )
 
         assert (jurisdiction, rules.jurisdiction) == ("SA", "SA")
 
     def test_a_country_without_a_rule_set_gets_the_default_with_its_code(self) -> None:
-        jurisdiction, zone, rules = _jurisdiction_and_zone(
-            CheckRequest(phone="+12125551234"), BOOK, local("AE", SUNDAY, "10:00")
-        )
+        jurisdiction, zone, rules = resolve(CheckRequest(phone="+12125551234"), BOOK, local("AE", SUNDAY, "10:00"))
 
         assert (jurisdiction, zone.key, rules.jurisdiction) == ("US", "America/New_York", "US")
         assert rules.calling_hours.blocking_reason == f"Outside permitted calling hours for US (09:00{DASH}20:00)."
 
     def test_an_invalid_number_cannot_be_resolved(self) -> None:
         with pytest.raises(Unresolvable):
-            _jurisdiction_and_zone(CheckRequest(phone="+97150"), BOOK, local("AE", SUNDAY, "10:00"))
+            resolve(CheckRequest(phone="+97150"), BOOK, local("AE", SUNDAY, "10:00"))
 
 
 def rules(jurisdiction: str) -> checks.RuleSet:

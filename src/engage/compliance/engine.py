@@ -119,7 +119,9 @@ class Unresolvable(Exception):
     """A request the engine cannot decide on: denied with this reason."""
 
 
-def _jurisdiction_and_zone(request: CheckRequest, book: RuleBook, now: datetime) -> tuple[str, ZoneInfo, RuleSet]:
+def resolve(request: CheckRequest, book: RuleBook, now: datetime) -> tuple[str, ZoneInfo, RuleSet]:
+    """The number's jurisdiction (given, else its country), the callee's zone and the rule set in effect, as every
+    decision resolves them; `Unresolvable` (or `LookupError`) when the number cannot be placed."""
     try:
         number = phonenumbers.parse(request.phone, None)
     except phonenumbers.NumberParseException as exc:
@@ -241,7 +243,7 @@ class Engine:
         resolved: list[tuple[int, Resolved]] = []
         for index, request in enumerate(requests):
             try:
-                jurisdiction, zone, rules = _jurisdiction_and_zone(request, self.book, now)
+                jurisdiction, zone, rules = resolve(request, self.book, now)
             except (Unresolvable, LookupError) as exc:
                 results[index] = (request.jurisdiction, _error_verdict(str(exc)))
                 continue

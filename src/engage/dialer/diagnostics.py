@@ -18,10 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezones
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.campaigns import service as campaigns
@@ -30,7 +27,7 @@ from engage.campaigns.models import Campaign
 from engage.campaigns.schemas import CampaignStatus, DialingMode
 from engage.compliance import service as compliance
 from engage.compliance.checks import Subject, next_permitted
-from engage.compliance.engine import Channel
+from engage.compliance.engine import Channel, CheckRequest, Unresolvable, resolve
 from engage.compliance.rules import RuleBook, Window
 from engage.core.clock import isoformat_z
 
@@ -54,8 +51,6 @@ from .snapshots import PacingLimits
 DENIALS_WINDOW = timedelta(hours=24)
 _BUSY = frozenset({"reserved", "on_call", "wrap_up"})
 _AWAY = frozenset({"break", "lunch", "training"})
-# phonenumbers' zone for a number it cannot place (the engine skips it the same way).
-_UNKNOWN_ZONE = "Etc/Unknown"
 
 
 async def diagnose(
@@ -149,24 +144,10 @@ def _place(phone: str, window: Window | None, book: RuleBook, now: datetime) -> 
     """The number's jurisdiction and callee zone as the compliance engine resolves them, and when its calling
     hours (the campaign's window included) next open; an unresolvable number never opens (the engine denies it)."""
     try:
-        number = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
+        jurisdiction, zone, rules = resolve(CheckRequest(phone=phone), book, now)
+    except (Unresolvable, LookupError):
         return _Place(None, None, None)
-    jurisdiction = (phonenumbers.region_code_for_number(number) or "").upper()
-    if len(jurisdiction) != 2:
-        return _Place(None, None, None)
-    try:
-        rules = book.for_jurisdiction(jurisdiction, now.date())
-    except LookupError:
-        return _Place(jurisdiction, None, None)
-    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != _UNKNOWN_ZONE]
-    zone_name = zones[0] if zones else rules.timezone
-    if zone_name is None:
-        return _Place(jurisdiction, None, None)
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return _Place(jurisdiction, zone_name, None)
+    zone_name = zone.key
     subject = Subject(phone=phone, jurisdiction=jurisdiction, zone=zone, campaign_window=window)
     return _Place(jurisdiction, zone_name, next_permitted(rules, subject, now))
 
