@@ -40,9 +40,9 @@ class Db:
         async with tenant_transaction(self.runtime.sessions, tenant_id) as session:
             return int(await session.scalar(select(func.count()).select_from(DncEntry)) or 0)
 
-    async def events(self, tenant_id: uuid.UUID) -> Sequence[OutboxEvent]:
+    async def events(self, tenant_id: uuid.UUID, event_type: str = "dnc.added") -> Sequence[OutboxEvent]:
         async with tenant_transaction(self.runtime.sessions, tenant_id) as session:
-            query = select(OutboxEvent).where(OutboxEvent.event_type == "dnc.added").order_by(OutboxEvent.id)
+            query = select(OutboxEvent).where(OutboxEvent.event_type == event_type).order_by(OutboxEvent.id)
             return (await session.scalars(query)).all()
 
     async def campaign(self, tenant: Tenant, name: str = "Renewals") -> uuid.UUID:

@@ -1,5 +1,6 @@
-"""DELETE /v1/dnc/{id}: admins remove an entry of their own tenant (204); anything else is a 404 or 403 and
-removes nothing. Removal does not re-queue contacts already marked `dnc` (issue 3 point 7)."""
+"""DELETE /v1/dnc/{id}: admins remove an entry of their own tenant (204) and a `dnc.removed` event is recorded;
+anything else is a 404 or 403 and removes nothing, emits nothing. Removal does not re-queue contacts already
+marked `dnc` (issue 3 point 7)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,42 @@ class TestRemove:
         assert response.status_code == 204, response.text
         assert response.content == b""
         assert [entry.id for entry in await db.entries(tenant.id)] == [kept]
+
+    async def test_a_removal_emits_dnc_removed_paired_with_the_entry_s_dnc_added(
+        self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], db: Db
+    ) -> None:
+        entry_id = await _listed(client, headers, db, tenant, "+971509876543")
+
+        await client.delete(f"/v1/dnc/{entry_id}", headers=headers)
+
+        [added] = await db.events(tenant.id)
+        [removed] = await db.events(tenant.id, "dnc.removed")
+        assert removed.correlation_id == added.correlation_id == entry_id
+        assert removed.payload["dnc_id"] == str(entry_id)
+        assert removed.payload["phone"] == "+971509876543"
+        assert removed.payload["source"] == "manual"
+        assert removed.payload["removed_by"] == added.payload["added_by"]
+        assert removed.payload["removed_at"].endswith("Z")
+
+    async def test_a_refused_removal_emits_nothing(
+        self,
+        client: httpx.AsyncClient,
+        tenant: Tenant,
+        headers: dict[str, str],
+        supervisor_headers: dict[str, str],
+        other_tenant: Tenant,
+        other_headers: dict[str, str],
+        db: Db,
+    ) -> None:
+        entry_id = await _listed(client, headers, db, tenant, "+971509876543")
+        theirs = await _listed(client, other_headers, db, other_tenant, "+971509876543")
+
+        assert (await client.delete(f"/v1/dnc/{entry_id}", headers=supervisor_headers)).status_code == 403
+        assert (await client.delete(f"/v1/dnc/{theirs}", headers=headers)).status_code == 404
+        assert (await client.delete(f"/v1/dnc/{uuid.uuid4()}", headers=headers)).status_code == 404
+
+        assert await db.events(tenant.id, "dnc.removed") == []
+        assert await db.events(other_tenant.id, "dnc.removed") == []
 
     async def test_a_removed_number_can_be_added_again(
         self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], db: Db

@@ -28,6 +28,7 @@ CATALOGUE = [
     "campaign.paused",
     "campaign.completed",
     "dnc.added",
+    "dnc.removed",
 ]
 READ_KEYS = {"id", "url", "events", "description", "is_active", "created_at", "updated_at"}
 
@@ -308,7 +309,7 @@ class TestUpdate:
         [
             ({"events": []}, "events"),
             ({"events": ["dnc.added", "dnc.added"]}, "events"),
-            ({"events": ["dnc.removed"]}, "events"),
+            ({"events": ["dnc.purged"]}, "events"),
             ({"events": None}, "events"),
             ({"url": None}, "url"),
             ({"is_active": None}, "is_active"),

@@ -51,6 +51,6 @@ async def add_dnc(principal: DncWriter, session: SessionDep, runtime: RuntimeDep
     response_class=Response,
     summary="Remove a number from the DNC list",
 )
-async def remove_dnc(_: DncDeleter, session: SessionDep, entry_id: uuid.UUID) -> Response:
-    await service.remove(session, entry_id)
+async def remove_dnc(principal: DncDeleter, session: SessionDep, runtime: RuntimeDep, entry_id: uuid.UUID) -> Response:
+    await service.remove(session, entry_id, removed_by=principal.user_id, clock=runtime.clock)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -125,10 +125,17 @@ async def insert_new(
     return [ListedNumber(id=row.id, phone=row.phone) for row in result]
 
 
-async def delete_entry(session: AsyncSession, entry_id: uuid.UUID) -> bool:
-    """Remove the entry; False if this tenant has no such entry (another tenant's is invisible here)."""
-    deleted = await session.scalar(delete(DncEntry).where(DncEntry.id == entry_id).returning(DncEntry.id))
-    return deleted is not None
+async def delete_entry(session: AsyncSession, entry_id: uuid.UUID) -> tuple[uuid.UUID, str, str] | None:
+    """Remove the entry and return its tenant, number and source; None if this tenant has no such entry
+    (another tenant's is invisible here)."""
+    deleted = (
+        await session.execute(
+            delete(DncEntry)
+            .where(DncEntry.id == entry_id)
+            .returning(DncEntry.tenant_id, DncEntry.phone, DncEntry.source)
+        )
+    ).one_or_none()
+    return None if deleted is None else (deleted[0], deleted[1], deleted[2])
 
 
 async def listed(session: AsyncSession, phones: Collection[str]) -> set[str]:

@@ -3,7 +3,7 @@
 Invariants: a number (E.164) is listed at most once per tenant; listing a number marks its pending and
 dialing contacts `dnc` in every campaign of the tenant atomically with the insert (a database trigger, so
 this domain never calls contacts); every number this service lists gets exactly one `dnc.added` outbox
-event, in the same transaction.
+event, and every entry it removes one `dnc.removed`, in the same transaction.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ log = structlog.get_logger("engage.dnc")
 MAX_PHONES_PER_REQUEST = 5_000
 
 EVENT_ADDED = "dnc.added"
+EVENT_REMOVED = "dnc.removed"
 
 _E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 
@@ -153,8 +154,25 @@ async def list_entries(
     return await repository.list_entries(session, params, phone=normalised)
 
 
-async def remove(session: AsyncSession, entry_id: uuid.UUID) -> None:
+async def remove(session: AsyncSession, entry_id: uuid.UUID, *, removed_by: uuid.UUID | None, clock: Clock) -> None:
     # Un-listing does not re-queue anyone: contacts already marked `dnc` stay `dnc`. Whether to call them again
     # is a decision about those contacts (their campaign's own upload or edit), not a side effect of this one.
-    if not await repository.delete_entry(session, entry_id):
+    deleted = await repository.delete_entry(session, entry_id)
+    if deleted is None:
         raise DncEntryNotFound(f"No DNC entry {entry_id} in your organisation.")
+    tenant_id, phone, source = deleted
+    # correlation_id is the entry id, as in its `dnc.added`: a receiver pairs the two.
+    await record_event(
+        session,
+        tenant_id,
+        EVENT_REMOVED,
+        {
+            "dnc_id": str(entry_id),
+            "phone": phone,
+            "source": source,
+            "removed_by": str(removed_by) if removed_by is not None else None,
+            "removed_at": isoformat_z(clock.now()),
+        },
+        correlation_id=entry_id,
+        clock=clock,
+    )

@@ -17,7 +17,8 @@ from engage.core.schemas import ReadModel, StrictModel
 
 
 class WebhookEventType(StrEnum):
-    """The seed's event catalogue ("Webhooks" → "Event Catalog"): what a subscription may ask for."""
+    """What a subscription may ask for: the seed's event catalogue ("Webhooks" → "Event Catalog") and
+    `dnc.removed`, the pair of `dnc.added`."""
 
     call_initiated = "call.initiated"
     call_answered = "call.answered"
@@ -29,6 +30,7 @@ class WebhookEventType(StrEnum):
     campaign_paused = "campaign.paused"
     campaign_completed = "campaign.completed"
     dnc_added = "dnc.added"
+    dnc_removed = "dnc.removed"
 
 
 class DeliveryStatus(StrEnum):
