@@ -58,6 +58,34 @@ class TestCreate:
         assert stored.secret == body["secret"]
         assert stored.previous_secret is None
 
+    @pytest.mark.parametrize("secret", ["k" * 32, "whsec_" + "Zx9-_~!" * 8, "s" * 128])
+    async def test_a_caller_supplied_secret_is_kept_and_shown_once(
+        self, client: httpx.AsyncClient, headers: dict[str, str], tenant: Tenant, webhook_db: WebhookDb, secret: str
+    ) -> None:
+        response = await client.post(
+            "/v1/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": ["dnc.added"], "secret": secret}
+        )
+
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["secret"] == secret
+        stored = await webhook_db.subscription(tenant.id, uuid.UUID(body["id"]))
+        assert stored is not None
+        assert stored.secret == secret
+        read = await client.get(f"/v1/webhooks/{body['id']}", headers=headers)
+        assert "secret" not in read.json()
+
+    async def test_a_refused_secret_is_not_echoed_in_the_problem(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> None:
+        secret = "TopSecret-" + "x" * 10  # too short
+        response = await client.post(
+            "/v1/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": ["dnc.added"], "secret": secret}
+        )
+
+        assert_problem(response, 400, "validation-error")
+        assert "TopSecret" not in response.text
+
     async def test_every_event_type_of_the_catalogue_may_be_subscribed_to(self, create_webhook: CreateWebhook) -> None:
         created = await create_webhook(events=CATALOGUE)
 
@@ -136,7 +164,13 @@ class TestCreateRefused:
             ({"url": "", "events": ["dnc.added"]}, "url"),
             ({"url": PUBLIC_URL + "x" * 2048, "events": ["dnc.added"]}, "url"),
             ({"url": PUBLIC_URL, "events": ["dnc.added"], "description": "d" * 501}, "description"),
-            ({"url": PUBLIC_URL, "events": ["dnc.added"], "secret": "whsec_mine"}, "secret"),
+            ({"url": PUBLIC_URL, "events": ["dnc.added"], "secret": "whsec_mine"}, "secret"),  # too short
+            ({"url": PUBLIC_URL, "events": ["dnc.added"], "secret": "s" * 31}, "secret"),
+            ({"url": PUBLIC_URL, "events": ["dnc.added"], "secret": "s" * 129}, "secret"),
+            ({"url": PUBLIC_URL, "events": ["dnc.added"], "secret": "s" * 20 + " " + "s" * 20}, "secret"),
+            ({"url": PUBLIC_URL, "events": ["dnc.added"], "secret": "s" * 40 + "\u0000"}, "secret"),
+            ({"url": PUBLIC_URL, "events": ["dnc.added"], "secret": "s" * 40 + "é"}, "secret"),
+            ({"url": PUBLIC_URL, "events": ["dnc.added"], "secret": 12345678901234567890123456789012345}, "secret"),
             ({"url": PUBLIC_URL, "events": ["dnc.added"], "is_active": False}, "is_active"),
         ],
     )

@@ -42,6 +42,14 @@ class DeliveryStatus(StrEnum):
 # Column widths of migration 20261127_0930: url VARCHAR(2048), description VARCHAR(500).
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+# A caller's own signing secret (DESIGN.md §2): at least 32 characters, visible ASCII (no spaces or control
+# characters, which a receiver's configuration would mangle), at most the column's 128.
+SECRET_MIN_LENGTH = 32
+SECRET_MAX_LENGTH = 128
+Secret = Annotated[
+    str,
+    StringConstraints(min_length=SECRET_MIN_LENGTH, max_length=SECRET_MAX_LENGTH, pattern=r"^[\x21-\x7e]+$"),
+]
 
 _VALUES = frozenset(event.value for event in WebhookEventType)
 _CATALOGUE = ", ".join(event.value for event in WebhookEventType)
@@ -69,6 +77,13 @@ class WebhookCreate(StrictModel):
     url: Url = Field(examples=["https://hooks.example.com/engage"], description="https, to a public address")
     events: list[WebhookEventType] = Field(description=EVENTS_DESCRIPTION, examples=[["call.completed", "dnc.added"]])
     description: Description | None = None
+    secret: Secret | None = Field(
+        default=None,
+        description=(
+            f"Your own signing secret, {SECRET_MIN_LENGTH}-{SECRET_MAX_LENGTH} visible ASCII characters; "
+            "without one Engage generates it. Either way it is returned once, in this response."
+        ),
+    )
 
     @field_validator("events", mode="before")
     @classmethod

@@ -94,7 +94,7 @@ async def create(
             extra={"limit": MAX_SUBSCRIPTIONS_PER_TENANT},
         )
     now = clock.now()
-    secret = _new_secret()
+    secret = data.secret if data.secret is not None else _new_secret()
     subscription = await repository.add(
         session,
         WebhookSubscription(

@@ -447,11 +447,13 @@ class TestSwitchState:
         await peer.event("HEARTBEAT")
 
     async def test_a_thousand_concurrent_calls_all_complete(self, start_switch: StartSwitch, connect: Connect):
-        behaviour = Behaviour(answer_rate=0.5, ring_seconds=(0.05, 0.1), talk_seconds=(0.1, 0.2), seed=5)
+        # Rings of 1-1.5 s: longer than sending a thousand originates takes even on a loaded two-core machine, so
+        # they overlap whatever the machine's speed.
+        behaviour = Behaviour(answer_rate=0.5, ring_seconds=(1.0, 1.5), talk_seconds=(0.1, 0.2), seed=5)
         simulator, port = await start_switch(behaviour)
         peer = await connect(events="BACKGROUND_JOB CHANNEL_DESTROY", port=port)
         for n in range(1000):
-            peer.send(f"bgapi {originate(number=f'+9715{n:08}', leg=f'leg-{n}', timeout='0.3')}")
+            peer.send(f"bgapi {originate(number=f'+9715{n:08}', leg=f'leg-{n}', timeout='2')}")
         await peer.api("status", within=10)
         assert len(simulator.legs) > 500  # all up at once, ringing or talking
         await peer.count("CHANNEL_DESTROY", 1000, within=20)
