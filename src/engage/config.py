@@ -72,6 +72,12 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
 
+class MetricsSettings(BaseModel):
+    # ENGAGE_METRICS_TOKEN: when set, GET /metrics answers only `Authorization: Bearer <token>` (a scraper's
+    # bearer token); unset, it is open, for a /metrics kept on an internal network.
+    token: SecretStr | None = Field(default=None, min_length=16)
+
+
 class RateLimitSettings(BaseModel):
     # Seed: "429 Rate Limited — Exceeded 2,000 requests/minute per tenant"; tenants may carry an override.
     default_per_minute: int = Field(default=2_000, ge=1)
@@ -158,6 +164,7 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = WebhookSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     dialer: DialerSettings = DialerSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @model_validator(mode="after")
     def _clock_only_in_sim(self) -> Settings:

@@ -8,17 +8,20 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import REGISTRY
+from pydantic import SecretStr, ValidationError
 
-from engage.config import Settings
+from engage.config import MetricsSettings, Settings
 from engage.core.db import create_engine
 from engage.core.runtime import Runtime
 from engage.main import create_app
 
 from ..conftest import ClientFor
 from ..factories import Factory
+from ..problems import assert_problem
 
 
 def _requests_total(method: str, route: str, status: str) -> float:
@@ -70,6 +73,37 @@ class TestHealth:
         assert ready.status_code == 503
         assert ready.json() == {"status": "unavailable", "database": "down"}
         assert alive.status_code == 200
+
+
+class TestMetricsToken:
+    TOKEN = "scrape-token-0123456789abcdef"
+
+    async def _client(self, settings: Settings, runtime: Runtime, client_for: ClientFor) -> httpx.AsyncClient:
+        guarded = settings.model_copy(update={"metrics": MetricsSettings(token=SecretStr(self.TOKEN))})
+        return client_for(create_app(guarded, runtime=dataclasses.replace(runtime, settings=guarded)))
+
+    async def test_with_a_token_set_metrics_need_it_as_a_bearer_token(
+        self, settings: Settings, runtime: Runtime, client_for: ClientFor
+    ) -> None:
+        async with await self._client(settings, runtime, client_for) as client:
+            allowed = await client.get("/metrics", headers={"Authorization": f"Bearer {self.TOKEN}"})
+            missing = await client.get("/metrics")
+            wrong = await client.get("/metrics", headers={"Authorization": "Bearer not-the-token-at-all"})
+            basic = await client.get("/metrics", headers={"Authorization": f"Basic {self.TOKEN}"})
+            health = await client.get("/healthz")
+
+        assert allowed.status_code == 200
+        assert "# TYPE engage_http_requests_total counter" in allowed.text
+        for refused in (missing, wrong, basic):
+            assert_problem(refused, 401, "unauthorized")
+            assert refused.headers["WWW-Authenticate"] == "Bearer"
+            assert "engage_http_requests_total" not in refused.text
+            assert self.TOKEN not in refused.text
+        assert health.status_code == 200  # only /metrics is guarded
+
+    def test_a_short_token_is_refused_at_start(self) -> None:
+        with pytest.raises(ValidationError, match=r"metrics\.token"):
+            Settings(metrics={"token": "short"})
 
 
 class TestMetrics:

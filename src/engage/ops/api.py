@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import hmac
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from engage.core.db import database_reachable
 from engage.core.deps import RuntimeDep
+from engage.core.errors import Unauthorized
 
 router = APIRouter(tags=["operations"])
 
@@ -30,6 +33,18 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Open unless ENGAGE_METRICS_TOKEN is set; then only `Authorization: Bearer <that token>`.",
+    response_class=Response,
+    responses={401: {"description": "ENGAGE_METRICS_TOKEN is set and the request does not carry it"}},
+)
+async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+    token = runtime.settings.metrics.token
+    if token is not None:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        expected = token.get_secret_value().encode()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
+            raise Unauthorized("GET /metrics needs the scrape token (ENGAGE_METRICS_TOKEN) as a bearer token.")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
