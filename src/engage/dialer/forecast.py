@@ -48,7 +48,7 @@ from engage.core.errors import Conflict
 from . import repository
 from .modes import pacer_for
 from .pacing import CampaignHistory
-from .predictive import PRIOR_ANSWER_RATE, PRIOR_DIALS, PRIOR_SAMPLES, Estimates, LogNormal
+from .predictive import PRIOR_DIALS, PRIOR_SAMPLES, Estimates, LogNormal
 from .simulation import HISTORY_SIZE, Result, Scenario, simulate
 
 log = structlog.get_logger("engage.dialer.forecast")
@@ -161,7 +161,7 @@ def callees_of(history: CampaignHistory, ring_timeout_seconds: float) -> Callees
     estimates = Estimates.from_history(history, ring_timeout_seconds)
     samples = history.recent
     humans = sum(1 for s in samples if s.human)
-    answer_rate = (PRIOR_ANSWER_RATE * PRIOR_DIALS + humans) / (PRIOR_DIALS + len(samples))
+    answer_rate = estimates.answer_rate_mean
     others = [s.ring_seconds for s in samples if not s.human]
     early = sorted(ring for ring in others if ring < ring_timeout_seconds - EARLY_END_MARGIN_SECONDS)
     # The estimated non-answer share (priors blended in) split as the observed non-answers split.
@@ -196,39 +196,28 @@ def scenario_for(inputs: ForecastInputs, callees: Callees, *, agents: int, hours
 
 @dataclass(frozen=True, slots=True)
 class Pooled:
-    """The seeds' results pooled: rates are totals over total simulated time, not means of rates."""
+    """The seeds' results pooled: `total` adds their counts and seconds, so its rates are totals over total
+    simulated time, not means of rates."""
 
     seeds: tuple[int, ...]
-    agents: int
     simulated_seconds: float  # the span every seed covered
-    results: tuple[Result, ...]
-
-    def _total(self, attribute: str) -> float:
-        return float(sum(getattr(result, attribute) for result in self.results))
-
-    @property
-    def _seconds(self) -> float:
-        return self._total("seconds")
+    total: Result
 
     @property
     def occupancy(self) -> float:
-        seconds = self._seconds
-        return 0.0 if seconds <= 0 or self.agents == 0 else self._total("talk_seconds") / (self.agents * seconds)
+        return self.total.occupancy
 
     @property
     def abandon_rate(self) -> float:
-        answers = self._total("human_answers")
-        return 0.0 if answers == 0 else 100.0 * self._total("abandoned") / answers
+        return self.total.abandon_rate
 
     @property
     def connects_per_hour(self) -> float:
-        seconds = self._seconds
-        return 0.0 if seconds <= 0 else 3600.0 * self._total("connects") / seconds
+        return self.total.connects_per_hour
 
     @property
     def dials_per_hour(self) -> float:
-        seconds = self._seconds
-        return 0.0 if seconds <= 0 else 3600.0 * self._total("dials") / seconds
+        return self.total.dials_per_hour
 
 
 def simulate_seeds(scenario: Scenario, mode: str, seeds: Sequence[int], budget_seconds: float) -> Pooled:
@@ -248,11 +237,19 @@ def simulate_seeds(scenario: Scenario, mode: str, seeds: Sequence[int], budget_s
             # The next seeds cover the span this one reached, no more: the pooled rates then weigh every seed
             # over the same stretch of the shift.
             scenario = replace(scenario, hours=result.seconds / 3600.0)
+    total = Result(
+        seconds=sum(result.seconds for result in results),
+        agents=scenario.agents,
+        dials=sum(result.dials for result in results),
+        human_answers=sum(result.human_answers for result in results),
+        connects=sum(result.connects for result in results),
+        abandoned=sum(result.abandoned for result in results),
+        talk_seconds=sum(result.talk_seconds for result in results),
+    )
     return Pooled(
         seeds=tuple(seeds[: len(results)]),
-        agents=scenario.agents,
         simulated_seconds=min(result.seconds for result in results),
-        results=tuple(results),
+        total=total,
     )
 
 

@@ -96,7 +96,8 @@ class Estimates:
     """What the campaign's recent calls say (priors blended in while they are few)."""
 
     samples: int
-    answer_rate: float
+    answer_rate: float  # the posterior mean plus one posterior sd: what pacing plans with
+    answer_rate_mean: float  # the posterior mean: what a simulation of the campaign's callees draws with
     time_to_answer: LogNormal
     talk: LogNormal
     # Ring durations of dials that ended without a person answering, sorted (with a prior few ringing out).
@@ -115,6 +116,7 @@ class Estimates:
         return cls(
             samples=len(recent),
             answer_rate=rate,
+            answer_rate_mean=mean,
             time_to_answer=LogNormal.fit(humans, PRIOR_TIME_TO_ANSWER, PRIOR_SAMPLES),
             talk=LogNormal.fit(list(history.talks), PRIOR_TALK, PRIOR_SAMPLES),
             other_rings=tuple(others),
