@@ -29,6 +29,7 @@ from engage.campaigns import service as campaigns
 from engage.campaigns.models import Campaign
 from engage.campaigns.schemas import CampaignAgentsAssign, CampaignUpdate, DialingMode
 from engage.compliance.engine import Engine
+from engage.compliance.models import AuditEntry
 from engage.contacts import service as contacts
 from engage.contacts.models import Contact
 from engage.contacts.schemas import ContactIn, ContactUpload
@@ -310,6 +311,16 @@ class Reader:
             if event_type is not None:
                 query = query.where(OutboxEvent.event_type == event_type)
             return list((await session.scalars(query)).all())
+
+    async def dialer_decisions(self, floor: Floor) -> int:
+        """The compliance decisions the dialer had audited for the campaign."""
+        async with tenant_transaction(self.sessions, floor.tenant.id) as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.campaign_id == floor.campaign_id, AuditEntry.channel == "dialer")
+            )
+            return int(count or 0)
 
     async def audit_rows(self, floor: Floor) -> int:
         async with tenant_transaction(self.sessions, floor.tenant.id) as session:
