@@ -286,18 +286,22 @@ class _Floor:
 
     # -- pacing ----------------------------------------------------------------------------------------------
 
-    def snapshot(self) -> PacingSnapshot:
+    def follow_breaks(self) -> None:
+        """Idle agents go on a break when one starts and come back when it ends (busy ones at their wrap-up's
+        end)."""
         on_break = self.scenario.on_break(self.now / 3600.0)
+        for agent in self.agents:
+            if agent.state is None:
+                agent.away = on_break
+
+    def snapshot(self) -> PacingSnapshot:
         agents = []
         for agent in self.agents:
-            if agent.state is None and (agent.away or on_break):
-                agent.away = on_break
-                activity, phase = (AgentActivity.away, None) if on_break else (AgentActivity.available, None)
-            elif agent.state is None:
-                activity, phase = AgentActivity.available, None
+            if agent.state is not None:
+                activity = AgentActivity.busy
             else:
-                activity, phase = AgentActivity.busy, agent.state
-            agents.append(AgentSnapshot(activity, self.now - agent.since, phase))
+                activity = AgentActivity.away if agent.away else AgentActivity.available
+            agents.append(AgentSnapshot(activity, self.now - agent.since, agent.state))
         lines = tuple(
             LineSnapshot(self.now - line.dialled_at, answered=line.answered_at is not None)
             for line in self.lines.values()
@@ -322,6 +326,7 @@ class _Floor:
         steps = int(end / tick)
         for step in range(steps):
             self.run_until(step * tick)
+            self.follow_breaks()
             snapshot = self.snapshot()
             lines = self.pacer.decide(snapshot).lines
             self.result.decisions += 1
