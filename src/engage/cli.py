@@ -21,8 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uvicorn.config import STARTUP_FAILURE
 
 from engage.bench import BENCHMARKS
-from engage.bench_dialer import bench_dialer
-from engage.bench_pacing import bench_pacing
 from engage.compliance import repository as compliance_repository
 from engage.compliance.engine import AUDIT_PREFIX
 from engage.compliance.repository import ChainReport
@@ -302,11 +300,8 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-ALL_BENCHMARKS = {**BENCHMARKS, "dialer": bench_dialer, "pacing": bench_pacing}
-
-
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    return ALL_BENCHMARKS[args.what](args, settings)
+    return BENCHMARKS[args.what](args, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=cmd_sim)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
-    bench.add_argument("what", choices=sorted(ALL_BENCHMARKS))
+    bench.add_argument("what", choices=sorted(BENCHMARKS))
     bench.add_argument("--seconds", type=float, default=10.0)
     bench.add_argument("--concurrency", type=int, help="clients (api: 32, compliance: 50) or legs (switch: 1000)")
     bench.add_argument("--hours", type=float, default=6.0, help="pacing: simulated hours per run")

@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage.agents import service as agents
 from engage.agents.schemas import AgentStateChange, SettableStatus
-from engage.bench import _percentile, _start_simulator
+from engage.bench.common import percentile
+from engage.bench.switch import start_simulator
 from engage.calls.models import LIVE_STATUSES, Call
 from engage.campaigns import service as campaigns
 from engage.campaigns.schemas import CampaignAgentsAssign, CampaignCreate, DialingMode
@@ -177,7 +178,7 @@ async def _bench_dialer(settings: Settings, seconds: float) -> dict[str, object]
         "ENGAGE_SIM_RING_SECONDS": "1-3",
         "ENGAGE_SIM_TALK_SECONDS": "5-20",
     }
-    simulator, port = await _start_simulator(password, 0.0, overrides=overrides)
+    simulator, port = await start_simulator(password, 0.0, overrides=overrides)
     # AE's calling hours, whatever the real hour: the workers' clock starts at a permitted 10:00 in Dubai.
     clock = ShiftedClock(demo_clock_start(datetime.now(UTC)))
     # The workers' instants minus the switch's (the wall clock), read at one moment.
@@ -310,8 +311,8 @@ async def _figures(
             return {"samples": 0}
         return {
             "samples": len(samples),
-            "p50_ms": round(_percentile(samples, 0.5) * 1000, 1),
-            "p99_ms": round(_percentile(samples, 0.99) * 1000, 1),
+            "p50_ms": round(percentile(samples, 0.5) * 1000, 1),
+            "p99_ms": round(percentile(samples, 0.99) * 1000, 1),
         }
 
     return {
