@@ -65,7 +65,8 @@ async def start_simulator(
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "engage.cli", "sim", "--port", "0", env=env, stdout=asyncio.subprocess.PIPE
     )
-    assert process.stdout is not None
+    if process.stdout is None:
+        raise RuntimeError("the child process has no stdout pipe")
     printed = b""
     try:
         while True:  # it prints where it listens as one (indented) JSON object

@@ -103,7 +103,8 @@ async def _bench_webhooks(settings: Settings, seconds: float, lane_limit: int) -
         sys.executable, "-c", _WEBHOOK_RECEIVER, str(port), stdout=asyncio.subprocess.PIPE
     )
     try:
-        assert receiver.stdout is not None
+        if receiver.stdout is None:
+            raise RuntimeError("the child process has no stdout pipe")
         await asyncio.wait_for(receiver.stdout.readline(), 10)
         async with start_runtime(settings, stop_embedded=False) as runtime:
             tenant = await unlimited_tenant(runtime)

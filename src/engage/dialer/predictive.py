@@ -216,8 +216,8 @@ class PredictivePacer:
         if working == 0:
             return PacingDecision(0, "every logged-in agent is away or not registered", figures)
 
-        supply = self._supply(snapshot)
-        demand = self._demand(snapshot)
+        supply = self._supply(snapshot, estimates)
+        demand = self._demand(snapshot, estimates)
         # Lines that cannot be abandoned: one per available agent beyond the lines already out (each of those
         # wants one agent at most). The normal approximation is crude for a handful of agents, so these are
         # started whatever it says: predictive never starts fewer lines than progressive would.
@@ -252,10 +252,8 @@ class PredictivePacer:
 
     # -- supply and demand at each horizon -------------------------------------------------------------------
 
-    def _supply(self, snapshot: PacingSnapshot) -> list[tuple[float, float]]:
+    def _supply(self, snapshot: PacingSnapshot, estimates: Estimates) -> list[tuple[float, float]]:
         """(mean, variance) of the agents free by each horizon (plus the abandon grace)."""
-        estimates = self._estimates
-        assert estimates is not None
         if snapshot.wrap_up_seconds != self._wrap_up:
             self._wrap_up = snapshot.wrap_up_seconds
             self._talk_cache.clear()
@@ -279,19 +277,17 @@ class PredictivePacer:
             mean = float(available) + sum(1.0 for left in wrapping if left <= within)
             variance = 0.0
             for elapsed, count in on_call.items():
-                chance = self._free_within(elapsed, index, within, snapshot.wrap_up_seconds)
+                chance = self._free_within(estimates, elapsed, index, within, snapshot.wrap_up_seconds)
                 mean += count * chance
                 variance += count * chance * (1.0 - chance)
             result.append((mean, variance))
         return result
 
-    def _free_within(self, elapsed: int, index: int, within: float, wrap_up: float) -> float:
+    def _free_within(self, estimates: Estimates, elapsed: int, index: int, within: float, wrap_up: float) -> float:
         key = elapsed * 8 + index
         cached = self._talk_cache.get(key)
         if cached is not None:
             return cached
-        estimates = self._estimates
-        assert estimates is not None
         talk = estimates.talk
         alive = talk.survival(elapsed)
         if within <= wrap_up or alive < 1e-9:
@@ -301,7 +297,7 @@ class PredictivePacer:
         self._talk_cache[key] = chance
         return chance
 
-    def _demand(self, snapshot: PacingSnapshot) -> list[tuple[float, float]]:
+    def _demand(self, snapshot: PacingSnapshot, estimates: Estimates) -> list[tuple[float, float]]:
         """(mean, variance) of the callers wanting an agent by each horizon, from lines already out."""
         waiting = 0
         ringing: Counter[int] = Counter()
@@ -313,18 +309,16 @@ class PredictivePacer:
         means = [float(waiting)] * len(self._horizons)
         variances = [0.0] * len(self._horizons)
         for seconds, count in ringing.items():
-            for index, chance in enumerate(self._line_chances(seconds)):
+            for index, chance in enumerate(self._line_chances(estimates, seconds)):
                 means[index] += count * chance
                 variances[index] += count * chance * (1.0 - chance)
         return list(zip(means, variances, strict=True))
 
-    def _line_chances(self, seconds: int) -> tuple[float, ...]:
+    def _line_chances(self, estimates: Estimates, seconds: int) -> tuple[float, ...]:
         """For a line ringing `seconds`: P(a person answers it within each horizon)."""
         cached = self._line_cache.get(seconds)
         if cached is not None:
             return cached
-        estimates = self._estimates
-        assert estimates is not None
         tta, p = estimates.time_to_answer, estimates.answer_rate
         human_left = p * tta.survival(seconds)
         pending = human_left + (1.0 - p) * estimates.others_still_ringing(seconds)

@@ -349,7 +349,8 @@ class _Floor:
         clipped = 0.0
         for when, _, kind, subject in self.events:
             if kind is _Kind.TALK_END:
-                assert isinstance(subject, tuple)
+                if not isinstance(subject, tuple):
+                    raise TypeError(f"a TALK_END event carries (agent, line, talk seconds), not {subject!r}")
                 duration = float(subject[2])
                 clipped += max(0.0, min(when, end) - max(until, when - duration))
         return max(0.0, self.result.talk_seconds - clipped)

@@ -164,15 +164,15 @@ class EslClient:
         keeps itself connected until `close()`."""
         if self._target is not None:
             raise RuntimeError("already connected")
-        self._target = _Target(host, port, password)
+        target = self._target = _Target(host, port, password)
         try:
-            await self._open()
+            reader = await self._open(target)
         except BaseException:
             self._target = None
             raise
         log.info("esl.connected", host=host, port=port)
         await self._signal(EslConnected(reconnected=False))
-        self._supervisor = asyncio.create_task(self._supervise(), name="esl-supervisor")
+        self._supervisor = asyncio.create_task(self._supervise(target, reader), name="esl-supervisor")
 
     async def close(self) -> None:
         if self._closed:
@@ -195,10 +195,9 @@ class EslClient:
         self._signals.put_nowait(None)
         log.info("esl.closed")
 
-    async def _open(self) -> None:
-        """TCP connect, then `auth/request` → `auth <password>` → `+OK accepted`; starts the reader."""
-        assert self._target is not None
-        target = self._target
+    async def _open(self, target: _Target) -> asyncio.Task[str]:
+        """TCP connect, then `auth/request` → `auth <password>` → `+OK accepted`; starts the reader and returns
+        its task (which ends with the reason the connection was lost)."""
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -227,6 +226,7 @@ class EslClient:
         self._writer = writer
         self._connected = True
         self._read_task = asyncio.create_task(self._read_loop(reader, decoder, early), name="esl-reader")
+        return self._read_task
 
     @staticmethod
     async def _next_frame(reader: asyncio.StreamReader, decoder: FrameDecoder, early: deque[Frame]) -> Frame:
@@ -285,12 +285,11 @@ class EslClient:
             log.warning("esl.backpressure", queued=self._signals.qsize())
         await self._signals.put(item)
 
-    async def _supervise(self) -> None:
+    async def _supervise(self, target: _Target, reader: asyncio.Task[str]) -> None:
         while True:
-            assert self._read_task is not None
-            reason = await self._read_task
+            reason = await reader
             await self._lose(reason)
-            await self._reconnect()
+            reader = await self._reconnect(target)
 
     async def _lose(self, reason: str) -> None:
         self._connected = False
@@ -299,11 +298,12 @@ class EslClient:
         log.warning("esl.lost", reason=reason)
         await self._signal(EslDisconnected(reason))
 
-    async def _reconnect(self) -> None:
+    async def _reconnect(self, target: _Target) -> asyncio.Task[str]:
+        """Retry with backoff until connected again; the new reader's task."""
         for attempt, delay in enumerate(self._backoff.delays(self._rng), start=1):
             await asyncio.sleep(delay)
             try:
-                await self._open()
+                reader = await self._open(target)
                 await self._restore()
             except (OSError, EslError, EslProtocolError) as exc:
                 log.warning("esl.reconnect_failed", attempt=attempt, error=f"{type(exc).__name__}: {exc}")
@@ -311,7 +311,8 @@ class EslClient:
                 continue
             log.info("esl.reconnected", attempt=attempt)
             await self._signal(EslConnected(reconnected=True))
-            return
+            return reader
+        raise RuntimeError("Backoff.delays ended; it yields delays forever")
 
     async def _restore(self) -> None:
         """What the switch forgot with the old connection: subscriptions, then filters."""

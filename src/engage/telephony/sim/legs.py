@@ -245,9 +245,9 @@ class LegState:
     recording: Recording | None = None
     application: str = "park"
     # Set once with the cause when something outside the leg (uuid_kill, the bridged partner) hangs it up.
-    kill: asyncio.Future[str] | None = field(default=None, repr=False)
+    kill: asyncio.Future[str] = field(kw_only=True, repr=False)
     # The originate's result text (`+OK <uuid>\n` or `-ERR <CAUSE>\n`), set once the leg answers or fails.
-    result: asyncio.Future[str] | None = field(default=None, repr=False)
+    result: asyncio.Future[str] = field(kw_only=True, repr=False)
     # The bgapi job that asked for this leg: (Job-UUID, Job-Command-Arg); its BACKGROUND_JOB carries `result`.
     job: tuple[str, str] | None = None
     # Set while a message plays before an inline `hangup` (uuid_transfer): the hang-up it will do.
