@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from pydantic import BaseModel, ValidationError
@@ -97,10 +97,13 @@ def _serve(settings: Settings, *, demo: bool, with_switch: bool) -> int:
     return 0 if server.started else STARTUP_FAILURE
 
 
+_Result = TypeVar("_Result")
+
+
 def _with_sessions(
-    settings: Settings, action: Callable[[async_sessionmaker[AsyncSession], Clock], Awaitable[object]]
-) -> object:
-    async def run() -> object:
+    settings: Settings, action: Callable[[async_sessionmaker[AsyncSession], Clock], Awaitable[_Result]]
+) -> _Result:
+    async def run() -> _Result:
         async with open_sessions(settings) as sessions:
             return await action(sessions, clock_for(settings))
 
@@ -158,7 +161,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return await seed_demo(sessions, clock, rate_limit_per_minute=settings.rate.default_per_minute)
 
     demo = _with_sessions(settings, action)
-    assert isinstance(demo, Demo)
     _print_demo(demo, settings)
     return 0
 
@@ -373,7 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("what", choices=sorted(BENCHMARKS))
     bench.add_argument("--seconds", type=float, default=10.0)
-    bench.add_argument("--concurrency", type=int, help="clients (api: 32, compliance: 50) or legs (switch: 1000)")
+    bench.add_argument(
+        "--concurrency", type=int, help="clients (api: 16 connections, compliance: 50) or legs (switch: 1000)"
+    )
+    bench.add_argument("--contacts", type=int, help="api: contacts loaded for its second phase (1,000,000)")
     bench.add_argument("--hours", type=float, default=6.0, help="pacing: simulated hours per run")
     bench.add_argument("--seeds", type=int, default=4, help="pacing: seeds per scenario")
     bench.set_defaults(handler=cmd_bench)

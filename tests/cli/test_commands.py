@@ -295,21 +295,36 @@ class TestRefusesToServeWithoutASecureJwtSecret:
 
 
 class TestBench:
-    async def test_bench_api_prints_throughput_and_latency_percentiles_as_json(self, cli_env: dict[str, str]) -> None:
+    async def test_bench_api_prints_each_endpoint_beside_the_reference_as_json(self, cli_env: dict[str, str]) -> None:
         result = await run_engage(
-            "bench", "api", "--seconds", "1", "--concurrency", "4", env=cli_env, limit_seconds=300
-        )
+            "bench", "api", "--seconds", "1", "--concurrency", "4", "--contacts", "500", env=cli_env,
+            limit_seconds=300,
+        )  # fmt: skip
 
         assert result.returncode == 0, result.stderr
         figures = result.json()
         # Shape only: benchmarks print figures, tests never judge wall-clock numbers (STYLE.md 14).
         assert figures["benchmark"] == "api"
-        assert figures["concurrency"] == 4
-        assert isinstance(figures["requests_per_second"], int | float)
-        assert set(figures["latency_ms"]) == {"p50", "p90", "p99"}
-        assert all(isinstance(value, int | float) for value in figures["latency_ms"].values())
-        assert figures["requests"] > 0
-        assert figures["errors"] == 0
+        assert figures["connections"] == 4
+        rows = figures["endpoints"]
+        listing = "GET /v1/campaigns?limit=20"
+        assert [(r["endpoint"], r["contacts_in_tenant"]) for r in rows] == [
+            ("reference GET /reference/campaigns?limit=20", 0),
+            (listing, 0),
+            ("reference GET /reference/campaigns?limit=20", 500),
+            (listing, 500),
+            ("GET /v1/agents/state", 500),
+            ("GET /v1/calls/active-count", 500),
+            ("GET /v1/calls?limit=50", 500),
+            ("POST /v1/contacts/search", 500),
+            ("POST /v1/compliance/check", 500),
+        ]
+        for row in rows:
+            assert row["requests"] > 0, row
+            assert row["errors"] == 0, row
+            assert all(isinstance(row[k], int | float) for k in ("requests_per_second", "p50_ms", "p99_ms")), row
+            assert (row["ratio_to_reference"] is None) == row["endpoint"].startswith("reference"), row
+        assert "ratio" in result.stderr  # the table, for people
 
     async def test_bench_switch_runs_the_client_against_a_simulator_process(self, cli_env: dict[str, str]) -> None:
         result = await run_engage(

@@ -296,6 +296,7 @@ class BenchDb:
     sessions: async_sessionmaker[AsyncSession]
     owner: asyncpg.Connection
     clock: Clock
+    database_url: str
 
 
 @asynccontextmanager
@@ -308,7 +309,7 @@ async def bench_db(settings: Settings) -> AsyncIterator[BenchDb]:
             asyncpg_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
         try:
-            yield BenchDb(session_factory(engine), owner, SystemClock())
+            yield BenchDb(session_factory(engine), owner, SystemClock(), url)
         finally:
             await owner.close()
             await engine.dispose()
