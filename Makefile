@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint types imports migrate bench clean
+.PHONY: help install run test check lint types imports migrate bench fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ imports: install ## import-linter dependency contracts
 	$(BIN)/lint-imports
 
 check: lint types imports test ## Everything CI runs, in CI's order: lint, types, import contracts, tests
+
+fuzz: install ## Schemathesis, longer: every operation as each role, plus the stateful run (ENGAGE_FUZZ_EXAMPLES)
+	ENGAGE_FUZZ_EXAMPLES=$${ENGAGE_FUZZ_EXAMPLES:-200} ENGAGE_FUZZ_STEPS=$${ENGAGE_FUZZ_STEPS:-100} \
+		$(BIN)/pytest -m fuzz tests/core/test_openapi_fuzz.py
 
 migrate: install ## Apply database migrations (ENGAGE_DATABASE_URL, else the embedded database)
 	$(BIN)/engage migrate
