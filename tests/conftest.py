@@ -46,6 +46,7 @@ from engage.migrate import migrate
 from engage.tenancy.models import Tenant
 from engage.tenancy.service import RateLimitCache
 from engage.users.models import User
+from engage.users.standing import StandingCache
 
 from .cli.processes import clean_environment
 from .factories import Factory
@@ -158,6 +159,7 @@ def runtime(
         ),
         clock=clock,
         tenant_rate_limit=RateLimitCache(sessions, default_per_minute=settings.rate.default_per_minute, ttl_seconds=0),
+        access=StandingCache(sessions),
     )
 
 

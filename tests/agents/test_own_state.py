@@ -128,7 +128,7 @@ class TestSetOwnState:
         assert await db.states(tenant.id) == []
         assert await db.events(tenant.id) == []
 
-    async def test_a_deactivated_agent_with_a_still_valid_token_is_403(
+    async def test_a_deactivated_agent_with_a_still_unexpired_token_is_401(
         self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, agent: User, db: Db
     ) -> None:
         headers = factory.headers(agent)
@@ -136,7 +136,8 @@ class TestSetOwnState:
 
         response = await client.post("/v1/agents/me/state", headers=headers, json=SEED_REQUEST)
 
-        assert_problem(response, 403, "not-an-agent")
+        # The token no longer applies (tests/auth/test_token_standing.py): refused before the endpoint runs.
+        assert_problem(response, 401, "unauthorized")
         assert await db.state(tenant.id, agent.id) is None
         assert await db.events(tenant.id) == []
 

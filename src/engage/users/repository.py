@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, Subquery, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
+from engage.core.principal import Role
 
 from .models import Team, User
 
@@ -65,3 +68,26 @@ async def add_team(session: AsyncSession, team: Team) -> Team:
 
 async def list_teams(session: AsyncSession, params: PageParams) -> PageResult[Team]:
     return await paginate(session, select(Team), Team.id, params)
+
+
+async def active_agent_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `user_ids` that are active users of the tenant with the role agent."""
+    if not user_ids:
+        return set()
+    query = select(User.id).where(User.id.in_(user_ids), User.role == Role.agent.value, User.is_active.is_(True))
+    return set((await session.scalars(query)).all())
+
+
+def people() -> Subquery:
+    """`(id, full_name, email, dialable)` of the tenant's users; `dialable`: an active user with the role agent,
+    one the dialer may give calls to."""
+    dialable = (User.role == Role.agent.value) & User.is_active.is_(True)
+    return select(User.id, User.full_name, User.email, dialable.label("dialable")).subquery("people")
+
+
+async def standing(session: AsyncSession, user_id: uuid.UUID) -> tuple[bool, str, datetime] | None:
+    """(is_active, role, sessions_revoked_at) of the tenant's user with this id, else None: one primary-key read."""
+    row = (
+        await session.execute(select(User.is_active, User.role, User.sessions_revoked_at).where(User.id == user_id))
+    ).one_or_none()
+    return None if row is None else (bool(row[0]), str(row[1]), row[2])
