@@ -18,6 +18,8 @@ Name = Annotated[str, StringConstraints(max_length=200)]
 FieldKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 # Scalars only: custom fields are shown to agents and searched as text, so nesting has no meaning here.
 # `StrictStr`-like exactness is not needed: JSON has no other scalar that pydantic could coerce.
+# Stored as `jsonb`: `StrictModel` refuses NUL and unpaired surrogates in keys and values, NaN and Infinity (no
+# jsonb number) and integers beyond BIGINT, naming `contacts.<row>.custom_fields.<key>`; the upload stores nothing.
 FieldValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
 
 

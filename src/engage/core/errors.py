@@ -8,6 +8,7 @@ which is also in the logs and the `X-Request-ID` header).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -119,8 +120,18 @@ def request_id_of(request: Request) -> str:
     return str(value) if value is not None else ""
 
 
+# C0 controls, DEL and unpaired surrogates: what a field path or message must not carry raw.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters and unpaired surrogates written as `\\uXXXX`: a dict key sent with a NUL
+    names its field in a problem (and in the logs) without carrying the NUL along."""
+    return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def _field_path(loc: Sequence[int | str]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [printable(str(p)) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or str(loc[0] if loc else "")
 
 
@@ -172,8 +183,15 @@ def internal_error_body(request_id: str) -> dict[str, object]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
+    # Starlette types every handler as taking `Exception` and calls each only with the class it was registered
+    # for; the isinstance checks narrow the type, and anything else gets the generic 500, not a guess at its fields.
+    def unexpected(request: Request) -> JSONResponse:
+        body = internal_error_body(request_id_of(request))
+        return JSONResponse(body, status_code=500, media_type=PROBLEM_MEDIA_TYPE)
+
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ProblemError)
+        if not isinstance(exc, ProblemError):
+            return unexpected(request)
         headers = dict(exc.headers)
         if exc.status == 401:
             # RFC 9110 §11.6.1: every 401 names the scheme that would be accepted.
@@ -189,7 +207,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):
+            return unexpected(request)
         errors = list(exc.errors())
         # The tenant always comes from the token; a body naming one is a semantic error (seed: 422).
         if any(_is_tenant_in_body(e) for e in errors):
@@ -211,7 +230,7 @@ def install_problem_handlers(app: FastAPI) -> None:
                 title="Malformed JSON",
                 detail="The request body must be a JSON object sent with Content-Type: application/json.",
             )
-        fields = [{"field": _field_path(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in errors]
+        fields = [{"field": _field_path(e.get("loc", ())), "message": printable(str(e.get("msg", "")))} for e in errors]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return problem_response(
             request,
@@ -223,7 +242,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+        if not isinstance(exc, StarletteHTTPException):
+            return unexpected(request)
         slug, title = _status_slug(exc.status_code)
         detail = exc.detail if isinstance(exc.detail, str) else title
         headers = dict(exc.headers or {})
