@@ -26,8 +26,9 @@ from engage.core.ids import new_id
 from engage.core.outbox import OutboxEvent, record_event
 from engage.core.runtime import Runtime
 from engage.tenancy.models import Tenant
-from engage.webhooks.dispatcher import RETRY_DELAYS, Dispatcher, fan_out
+from engage.webhooks.dispatcher import RETRY_DELAYS, Dispatcher
 from engage.webhooks.models import WebhookDelivery, WebhookSubscription
+from engage.webhooks.repository import fan_out
 from engage.webhooks.signing import sign_timestamped
 
 from ..factories import Factory

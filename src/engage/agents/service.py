@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -165,3 +166,9 @@ async def sip_registered(session: AsyncSession) -> SipRegistered:
     """GET /v1/agents/sip-registered: one query over the active agents and their registrations."""
     rows = await repository.sip_registrations(session)
     return SipRegistered(registered=[row for row in rows if row.registered], total_agents=len(rows))
+
+
+async def count_logged_in(session: AsyncSession, agent_ids: Sequence[uuid.UUID]) -> int:
+    """How many of these agents are logged in (any state but offline): what a campaign needs at least one of to
+    start."""
+    return await repository.count_logged_in(session, agent_ids)

@@ -31,7 +31,7 @@ from engage.core.ids import new_id
 from engage.core.metrics import RATE_LIMITED
 from engage.core.ratelimit import Counter
 from engage.core.security import TokenCodec, hash_refresh_token, new_refresh_token, verify_password
-from engage.users import repository as users
+from engage.users import service as users
 from engage.users.models import User
 
 from . import repository
@@ -88,10 +88,9 @@ class Authenticator:
         now = self.clock.now()
         async with tenant_transaction(self.sessions, user.tenant_id) as session:
             refresh = await self._mint_refresh(session, user, family_id=new_id(), now=now)
-            fresh = await users.get_user(session, user.id)
-            assert fresh is not None
-            fresh.last_login_at = now
-            await users.flush(session)
+            if not await users.record_login(session, user.id, at=now):
+                # Deleted between the password check and this transaction (which now rolls back): no session.
+                raise InvalidCredentials("Email or password is incorrect.")
         log.info("auth.login_succeeded", user_id=str(user.id), tenant_id=str(user.tenant_id))
         return IssuedSession(
             access_token=self.tokens.issue(user_id=user.id, tenant_id=user.tenant_id, role=user.role, now=now),
@@ -114,14 +113,14 @@ class Authenticator:
         user: User | None = None
         if found is not None:
             async with tenant_transaction(self.sessions, found[1]) as session:
-                user = await users.get_user(session, found[0])
+                user = await users.find_user(session, found[0])
         password_hash = user.password_hash if user is not None and user.is_active else None
         # Verified even when there is no such user (against a dummy hash): a miss costs as much as a wrong password.
-        if not await asyncio.to_thread(verify_password, password_hash, password):
+        # The dummy hash never verifies, so `user is None` only narrows the type; it is tested after the hash.
+        if not await asyncio.to_thread(verify_password, password_hash, password) or user is None:
             await self.counter.increment(throttle_key, self.login_limits.window_seconds)
             log.info("auth.login_failed", email=email)
             raise InvalidCredentials("Email or password is incorrect.")
-        assert user is not None
         return user
 
     async def refresh(self, presented: str) -> IssuedSession:
@@ -140,7 +139,7 @@ class Authenticator:
                 # A rotated token came back: someone holds a copy. Revoke the family, and commit that.
                 await repository.revoke_family(session, token.family_id, now)
             else:
-                user = await users.get_user(session, token.user_id)
+                user = await users.find_user(session, token.user_id)
                 if user is None or not user.is_active or token.issued_at < user.sessions_revoked_at:
                     raise InvalidRefreshToken("The refresh token is no longer valid; log in again.")
                 token.used_at = now

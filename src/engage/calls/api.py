@@ -11,12 +11,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from engage.agents.schemas import AgentBoard, AgentOnBoard, AgentSummary
 from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.openapi import problems
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
+from engage.core.schemas import Instant
 
 from . import service
 from .models import Call, CallStatus
@@ -42,10 +43,10 @@ async def list_calls(
     agent_id: Annotated[uuid.UUID | None, Query(description="Only the calls of this agent")] = None,
     status: Annotated[CallStatus | None, Query()] = None,
     started_from: Annotated[
-        AwareDatetime | None, Query(alias="from", description="Started at or after (ISO-8601 instant)")
+        Instant | None, Query(alias="from", description="Started at or after (ISO-8601 instant)")
     ] = None,
     started_to: Annotated[
-        AwareDatetime | None, Query(alias="to", description="Started at or before (ISO-8601 instant)")
+        Instant | None, Query(alias="to", description="Started at or before (ISO-8601 instant)")
     ] = None,
 ) -> Page[CallRead]:
     result = await service.list_calls(
@@ -62,7 +63,12 @@ async def list_calls(
 
 
 # The fixed paths are declared before /calls/{call_id}, which would otherwise take them for (malformed) ids.
-@router.get("/calls/count-today", response_model=CallsToday, summary="Today's statistics")
+@router.get(
+    "/calls/count-today",
+    response_model=CallsToday,
+    summary="Today's statistics",
+    responses=problems(404, descriptions={404: "`campaign_id` is not a campaign of your organisation"}),
+)
 async def count_today(
     principal: CallsReader,
     session: SessionDep,

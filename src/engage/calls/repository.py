@@ -15,7 +15,6 @@ from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
-from engage.tenancy.models import Tenant
 
 from .models import LIVE_STATUSES, Call, CallStatus
 
@@ -27,15 +26,6 @@ _LIVE: BindParameter[list[str]] = bindparam(
 )
 _RINGING = (CallStatus.dialing.value, CallStatus.ringing.value)
 _CONNECTED = (CallStatus.answered.value, CallStatus.bridged.value)
-
-
-async def tenant_timezone(session: AsyncSession, tenant_id: uuid.UUID) -> str:
-    """The tenant's IANA zone, where its "today" is."""
-    zone = await session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_id))
-    if zone is None:
-        # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
-        raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
-    return zone
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from engage.core.clock import Clock
 from engage.core.errors import ValidationFailed
 from engage.core.pagination import PageParams, PageResult
 from engage.core.principal import Principal, Role
+from engage.tenancy import service as tenancy_service
 
 from . import repository
 from .errors import CallNotFound
@@ -50,7 +51,7 @@ def local_day(now: datetime, zone: ZoneInfo) -> LocalDay:
 
 
 async def _today(session: AsyncSession, tenant_id: uuid.UUID, clock: Clock) -> LocalDay:
-    zone = ZoneInfo(await repository.tenant_timezone(session, tenant_id))
+    zone = ZoneInfo(await tenancy_service.timezone(session, tenant_id))
     return local_day(clock.now(), zone)
 
 

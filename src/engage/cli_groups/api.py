@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 
 from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.openapi import links, problems
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
 
@@ -27,7 +28,14 @@ async def list_cli_groups(_: CliGroupsReader, session: SessionDep, page: CliGrou
 
 
 @router.post(
-    "/cli-groups", response_model=CliGroupRead, status_code=status.HTTP_201_CREATED, summary="Create a CLI group"
+    "/cli-groups",
+    response_model=CliGroupRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a CLI group",
+    responses=problems(
+        409, descriptions={409: "The name or a number is taken (`cli-group-name-taken`, `cli-number-taken`)"}
+    )
+    | links(201, get_cli_group={"cli_group_id": "$response.body#/id"}),
 )
 async def create_cli_group(
     principal: CliGroupsWriter, session: SessionDep, runtime: RuntimeDep, body: CliGroupCreate

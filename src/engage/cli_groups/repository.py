@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import exists, select
+from sqlalchemy import String, Subquery, any_, exists, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
@@ -38,3 +39,17 @@ async def numbers_in_use(session: AsyncSession, numbers: Collection[str]) -> lis
         return []
     query = select(CliNumber.number).where(CliNumber.number.in_(list(numbers))).order_by(CliNumber.number)
     return list((await session.scalars(query)).all())
+
+
+async def owned_numbers(session: AsyncSession, numbers: Collection[str]) -> set[str]:
+    """Which of these caller IDs are in one of the tenant's CLI groups (one array parameter for the batch)."""
+    if not numbers:
+        return set()
+    wanted = literal(list(numbers), ARRAY(String))
+    rows = await session.scalars(select(CliNumber.number).where(CliNumber.number == any_(wanted)))
+    return set(rows.all())
+
+
+def group_numbers() -> Subquery:
+    """`(cli_group_id, number)` of the tenant's CLI numbers, for another domain's repository to join."""
+    return select(CliNumber.cli_group_id, CliNumber.number).subquery("cli_group_numbers")

@@ -7,14 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.deps import SessionDep, require
 from engage.core.principal import Permission, Principal
-from engage.core.runtime import Runtime
+from engage.core.schemas import Text
 
 from . import service
 from .checks import CheckName
-from .engine import Engine
-from .rules import shipped
+from .deps import EngineDep
 from .schemas import AuditRecord, ComplianceCheck, ComplianceDecision, RuleSetList, RuleSetOut
 
 router = APIRouter(prefix="/v1", tags=["compliance"])
@@ -24,20 +23,14 @@ RulesReader = Annotated[Principal, Depends(require(Permission.compliance_rules_r
 AuditReader = Annotated[Principal, Depends(require(Permission.compliance_audit_read))]
 
 
-def engine_for(runtime: Runtime) -> Engine:
-    return Engine(clock=runtime.clock, budget_seconds=runtime.settings.compliance.budget_ms / 1000)
-
-
 @router.post(
     "/compliance/check",
     response_model=ComplianceDecision,
     response_model_exclude_unset=True,
     summary="Pre-dial compliance check",
 )
-async def check(
-    principal: Checker, session: SessionDep, runtime: RuntimeDep, body: ComplianceCheck
-) -> dict[str, object]:
-    decision = await service.check(session, principal, body, engine=engine_for(runtime))
+async def check(principal: Checker, session: SessionDep, engine: EngineDep, body: ComplianceCheck) -> dict[str, object]:
+    decision = await service.check(session, principal, body, engine=engine)
     out = ComplianceDecision.model_validate(decision).model_dump()
     if decision.allowed:
         # The seed's allowed shape has no blocking fields at all.
@@ -49,11 +42,11 @@ async def check(
 
 
 @router.get("/compliance/rules", response_model=RuleSetList, summary="Rule sets the engine enforces today")
-async def list_rules(_: RulesReader, runtime: RuntimeDep) -> RuleSetList:
-    items = service.rules_in_effect(shipped(), runtime.clock)
+async def list_rules(_: RulesReader, engine: EngineDep) -> RuleSetList:
+    items = service.rules_in_effect(engine.book, engine.clock)
     return RuleSetList(items=[RuleSetOut.model_validate(item) for item in items])
 
 
 @router.get("/compliance/audit/{audit_ref}", response_model=AuditRecord, summary="One audited compliance decision")
-async def get_audit(_: AuditReader, session: SessionDep, audit_ref: str) -> AuditRecord:
+async def get_audit(_: AuditReader, session: SessionDep, audit_ref: Text) -> AuditRecord:
     return AuditRecord.model_validate(await service.audit_record(session, audit_ref))

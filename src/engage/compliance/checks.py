@@ -258,7 +258,9 @@ def cli_ownership(facts: Facts) -> CheckResult:
 
 def frequency_cap(rules: RuleSet, subject: Subject, facts: Facts, now: datetime) -> CheckResult:
     cap = rules.frequency
-    assert cap is not None
+    if cap is None:
+        # `evaluate` runs this check only when the jurisdiction has a cap; a direct caller gets an honest skip.
+        return CheckResult.skipped(f"{rules.jurisdiction} sets no repeat-call limits.")
     final = [a for a in facts.attempts if a.disposition is not None and a.disposition in cap.final_dispositions]
     if final:
         return CheckResult.failed(f"The last call was dispositioned '{final[-1].disposition}': never again.")

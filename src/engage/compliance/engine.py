@@ -30,10 +30,12 @@ import structlog
 from phonenumbers import timezone as phone_timezones
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engage.consents import repository as consents_repository
+from engage.campaigns import service as campaigns
+from engage.cli_groups import service as cli_groups
+from engage.consents import service as consents
 from engage.core.clock import Clock
-from engage.dnc import repository as dnc_repository
-from engage.registry import repository as registry_repository
+from engage.dnc import service as dnc
+from engage.registry import service as registry
 
 from . import repository
 from .checks import COMPLIANCE_ERROR, CheckName, CheckResult, Facts, Outcome, Subject, Verdict, evaluate
@@ -160,24 +162,22 @@ class DatabaseFacts:
 
     async def gather(self, session: AsyncSession, items: Sequence[Resolved], now: datetime) -> list[Gathered | str]:
         phones = {item.subject.phone for item in items}
-        campaigns = await repository.campaign_contexts(
+        contexts = await campaigns.calling_contexts(
             session, {item.request.campaign_id for item in items if item.request.campaign_id}
         )
-        on_tenant_dnc = await dnc_repository.listed(session, phones)
-        loads = await registry_repository.loaded(session)
-        on_registry = await registry_repository.listed(
-            session, [(i.subject.jurisdiction, i.subject.phone) for i in items]
-        )
-        consents = await consents_repository.for_phones(session, list(phones))
+        on_tenant_dnc = await dnc.listed(session, phones)
+        loads = await registry.loads_by_jurisdiction(session)
+        on_registry = await registry.listed(session, [(i.subject.jurisdiction, i.subject.phone) for i in items])
+        consented = await consents.for_phones(session, list(phones))
         clis = {item.request.cli for item in items if item.request.cli}
-        owned = await repository.owned_clis(session, clis)
+        owned = await cli_groups.owned_numbers(session, clis)
         finals = {d for item in items if item.rules.frequency for d in item.rules.frequency.final_dispositions}
         capped = {item.subject.phone for item in items if item.rules.frequency is not None}
         attempts = await repository.attempts(session, capped, since=now - _WEEK, final_dispositions=finals)
         gathered: list[Gathered | str] = []
         for item in items:
             request, subject = item.request, item.subject
-            campaign = campaigns.get(request.campaign_id) if request.campaign_id else None
+            campaign = contexts.get(request.campaign_id) if request.campaign_id else None
             if request.campaign_id is not None and campaign is None:
                 gathered.append(f"no campaign {request.campaign_id} in this organisation")
                 continue
@@ -196,7 +196,7 @@ class DatabaseFacts:
                         on_tenant_dnc=subject.phone in on_tenant_dnc,
                         registry_loaded=subject.jurisdiction in loads,
                         on_registry=(subject.jurisdiction, subject.phone) in on_registry,
-                        consents=consents.get(subject.phone, []),
+                        consents=consented.get(subject.phone, []),
                         cli_owned=cli_owned,
                         attempts=attempts.get(subject.phone, []),
                     ),

@@ -7,62 +7,18 @@ import json
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, any_, func, literal, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from engage.campaigns.models import Campaign
-from engage.cli_groups.models import CliNumber
-
 from .models import AuditEntry, DialAttempt
 
 
 def _strings(values: Collection[str]) -> Any:
     return literal(list(values), ARRAY(String))
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignContext:
-    window_start: time | None
-    window_end: time | None
-    cli_numbers: frozenset[str]
-
-
-async def campaign_contexts(
-    session: AsyncSession, campaign_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, CampaignContext]:
-    """The tenant's campaigns among these (RLS hides the rest): calling window and their CLI group's numbers."""
-    if not campaign_ids:
-        return {}
-    rows = (
-        await session.execute(
-            select(Campaign.id, Campaign.calling_window_start, Campaign.calling_window_end, CliNumber.number)
-            .outerjoin(CliNumber, CliNumber.cli_group_id == Campaign.cli_group_id)
-            .where(Campaign.id.in_(list(campaign_ids)))
-        )
-    ).all()
-    numbers: dict[uuid.UUID, set[str]] = {}
-    windows: dict[uuid.UUID, tuple[time | None, time | None]] = {}
-    for campaign_id, start, end, number in rows:
-        windows[campaign_id] = (start, end)
-        bucket = numbers.setdefault(campaign_id, set())
-        if number is not None:
-            bucket.add(number)
-    return {
-        campaign_id: CampaignContext(start, end, frozenset(numbers[campaign_id]))
-        for campaign_id, (start, end) in windows.items()
-    }
-
-
-async def owned_clis(session: AsyncSession, numbers: Collection[str]) -> set[str]:
-    """Which of these caller IDs are in one of the tenant's CLI groups."""
-    if not numbers:
-        return set()
-    rows = await session.scalars(select(CliNumber.number).where(CliNumber.number == any_(_strings(numbers))))
-    return set(rows.all())
 
 
 async def attempts(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engage.campaigns import repository as campaigns_repository
-from engage.campaigns.errors import CampaignNotFound
+from engage.campaigns import service as campaigns
 from engage.core.clock import Clock
 from engage.core.ids import new_id
 from engage.core.phones import to_e164
@@ -17,11 +17,13 @@ from engage.core.principal import Principal
 from engage.tenancy import service as tenancy_service
 
 from . import repository
-from .engine import AUDIT_PREFIX, Asker, Channel, CheckRequest, Decision, Engine, parse_audit_ref
+from .checks import Subject, next_permitted
+from .engine import AUDIT_PREFIX, Asker, Channel, CheckRequest, Decision, Engine, Unresolvable, parse_audit_ref, resolve
 from .errors import AuditNotFound, InvalidPhone
 from .models import AuditEntry, DialAttempt
 from .repository import Denials as Denials
-from .rules import RuleBook, RuleSet, Window
+from .rules import RuleBook as RuleBook
+from .rules import RuleSet, Window
 from .schemas import ComplianceCheck
 
 
@@ -43,8 +45,8 @@ async def check(session: AsyncSession, principal: Principal, body: ComplianceChe
                 f"{body.cli!r} is not a valid caller ID.",
                 extra={"errors": [{"field": "cli", "message": "not a valid phone number"}]},
             )
-    if body.campaign_id is not None and await campaigns_repository.get_campaign(session, body.campaign_id) is None:
-        raise CampaignNotFound(f"No campaign {body.campaign_id} in your organisation.")
+    if body.campaign_id is not None:
+        await campaigns.ensure_exists(session, body.campaign_id)
     request = CheckRequest(phone=phone, campaign_id=body.campaign_id, jurisdiction=body.jurisdiction, cli=cli)
     [decision] = await engine.decide(session, principal.tenant_id, [request], Asker(Channel.api, principal.user_id))
     return decision
@@ -145,3 +147,24 @@ def describe(rules: RuleSet) -> dict[str, Any]:
 def rules_in_effect(book: RuleBook, clock: Clock) -> list[dict[str, Any]]:
     today: date = clock.now().date()
     return [describe(rules) for rules in book.current(today)]
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """Where a number is called and when its calling hours next open (None: not within the horizon, or never)."""
+
+    jurisdiction: str | None
+    timezone: str | None
+    opens_at: datetime | None
+
+
+def next_opening(phone: str, window: tuple[time, time] | None, book: RuleBook, now: datetime) -> Opening:
+    """The number's jurisdiction and callee zone as every decision resolves them, and when its calling hours
+    (the campaign's `window` included) next open; an unresolvable number never opens (the engine denies it)."""
+    try:
+        jurisdiction, zone, rules = resolve(CheckRequest(phone=phone), book, now)
+    except (Unresolvable, LookupError):
+        return Opening(None, None, None)
+    campaign_window = Window(start=window[0], end=window[1]) if window is not None else None
+    subject = Subject(phone=phone, jurisdiction=jurisdiction, zone=zone, campaign_window=campaign_window)
+    return Opening(jurisdiction, zone.key, next_permitted(rules, subject, now))

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.openapi import links
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
 
@@ -39,7 +40,13 @@ async def list_consents(
     return result.map(ConsentRead.model_validate)
 
 
-@router.post("/consents", response_model=ConsentRead, status_code=status.HTTP_201_CREATED, summary="Record a consent")
+@router.post(
+    "/consents",
+    response_model=ConsentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a consent",
+    responses=links(201, withdraw_consent={"consent_id": "$response.body#/id"}),
+)
 async def record_consent(
     principal: ConsentsWriter, session: SessionDep, runtime: RuntimeDep, body: ConsentCreate
 ) -> ConsentRead:

@@ -201,3 +201,9 @@ def covering(records: Sequence[Consent], scope: str, at: datetime) -> Consent | 
         and (last_withdrawal is None or r.granted_at > last_withdrawal)
     ]
     return max(candidates, key=lambda r: (r.granted_at, r.id), default=None)
+
+
+async def for_phones(session: AsyncSession, phones: Sequence[str]) -> dict[str, list[Consent]]:
+    """The tenant's consent records for these E.164 numbers (one statement for a whole batch), newest granted
+    first per number, every number a key: what the compliance `consent` check hands to `covering`."""
+    return await repository.for_phones(session, phones)

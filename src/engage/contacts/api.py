@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.openapi import problems
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
 
@@ -46,7 +47,12 @@ async def list_contacts(
     return result.map(ContactRead.model_validate)
 
 
-@router.post("/contacts/search", response_model=SearchResult, summary="Search contacts")
+@router.post(
+    "/contacts/search",
+    response_model=SearchResult,
+    summary="Search contacts",
+    responses=problems(404, descriptions={404: "`campaign_id` is not a campaign of your organisation"}),
+)
 async def search_contacts(principal: ContactsReader, session: SessionDep, body: ContactSearch) -> SearchResult:
     items, total = await service.search(session, principal.tenant_id, body)
     return SearchResult(items=[ContactHit.model_validate(item) for item in items], total=total)

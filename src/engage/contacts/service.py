@@ -102,14 +102,15 @@ async def upload(
     ahead = asyncio.ensure_future(asyncio.to_thread(_prepare, chunks[0], country, seen)) if chunks else None
     # Counted before the inserts, while the first chunk is read: all of it visible, so an index-only count.
     held_before = await repository.count_in_campaign(session, campaign_id)
-    for index in range(len(chunks)):
-        assert ahead is not None
+    following = 1  # the index of the chunk after the one `ahead` prepares
+    while ahead is not None:
         prepared = await ahead
         ahead = (
-            asyncio.ensure_future(asyncio.to_thread(_prepare, chunks[index + 1], country, seen))
-            if index + 1 < len(chunks)
+            asyncio.ensure_future(asyncio.to_thread(_prepare, chunks[following], country, seen))
+            if following < len(chunks)
             else None
         )
+        following += 1
         invalid += prepared.invalid
         repeated += prepared.repeated
         offered += len(prepared.rows.ids)
@@ -164,3 +165,9 @@ async def search(
         await _campaign(session, data.campaign_id)
     terms = read_query(data.q, await tenancy_service.country(session, tenant_id))
     return await repository.search(session, terms, campaign_id=data.campaign_id, limit=data.limit)
+
+
+async def count_dialable(session: AsyncSession, campaign_id: uuid.UUID, max_attempts: int) -> int:
+    """Contacts of the campaign the dialer could still call (pending, with attempts left): what a campaign needs
+    at least one of to start."""
+    return await repository.count_dialable(session, campaign_id, max_attempts)

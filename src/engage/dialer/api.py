@@ -9,15 +9,16 @@ be committed. Returning the response lets the transaction commit as for any answ
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 
 from engage.calls.models import CallStatus
-from engage.compliance.api import engine_for
+from engage.compliance.deps import EngineDep
 from engage.core.deps import RuntimeDep, SessionDep, require
-from engage.core.errors import PROBLEM_MEDIA_TYPE, problem_response
+from engage.core.errors import problem_response
+from engage.core.openapi import links, problems
 from engage.core.principal import Permission, Principal
 
 from . import control
@@ -40,13 +41,27 @@ router = APIRouter(prefix="/v1")
 CallController = Annotated[Principal, Depends(require(Permission.calls_control))]
 PreviewDialler = Annotated[Principal, Depends(require(Permission.preview_dial))]
 
-_BLOCKED: dict[int | str, dict[str, Any]] = {
-    status.HTTP_403_FORBIDDEN: {
-        "description": "Blocked by compliance (`compliance-blocked`, with `compliance: {allowed, rule, rule_version, "
-        "audit_ref}`), or not allowed for this caller",
-        "content": {PROBLEM_MEDIA_TYPE: {}},
-    }
-}
+_BLOCKED = problems(
+    status.HTTP_403_FORBIDDEN,
+    descriptions={
+        status.HTTP_403_FORBIDDEN: "Blocked by compliance (`compliance-blocked`, with `compliance: {allowed, rule, "
+        "rule_version, audit_ref}`), or not allowed for this caller"
+    },
+)
+_PREVIEW_CHOICE = problems(
+    status.HTTP_404_NOT_FOUND,
+    status.HTTP_409_CONFLICT,
+    descriptions={
+        status.HTTP_404_NOT_FOUND: "`contact_id` is not a contact of your organisation",
+        status.HTTP_409_CONFLICT: "The contact is not held for you, or its campaign is not active",
+    },
+)
+_CALL_LINKS = links(
+    status.HTTP_202_ACCEPTED,
+    get_call={"call_id": "$response.body#/call_id"},
+    hangup={"call_id": "$response.body#/call_id"},
+    disposition={"call_id": "$response.body#/call_id"},
+)
 
 
 def _answer(request: Request, outcome: control.Accepted | control.Refused) -> CallAccepted | JSONResponse:
@@ -74,13 +89,18 @@ def _answer(request: Request, outcome: control.Accepted | control.Refused) -> Ca
     tags=["calls"],
     response_model=CallAccepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=_BLOCKED,
+    responses=_BLOCKED | _CALL_LINKS,
     summary="Originate a call",
 )
 async def originate(
-    request: Request, principal: CallController, session: SessionDep, runtime: RuntimeDep, body: OriginateRequest
+    request: Request,
+    principal: CallController,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    engine: EngineDep,
+    body: OriginateRequest,
 ) -> CallAccepted | JSONResponse:
-    outcome = await control.originate(session, principal, body, engine=engine_for(runtime), clock=runtime.clock)
+    outcome = await control.originate(session, principal, body, engine=engine, clock=runtime.clock)
     return _answer(request, outcome)
 
 
@@ -115,6 +135,7 @@ async def disposition(
     tags=["agents"],
     response_model=PreviewRead,
     summary="The contact held for you to preview (reserved now if none is)",
+    responses=problems(409, descriptions={409: "You are not available to preview (`agent-not-available`)"}),
 )
 async def get_preview(principal: PreviewDialler, session: SessionDep, runtime: RuntimeDep) -> PreviewRead:
     held = await control.preview(
@@ -132,20 +153,27 @@ async def get_preview(principal: PreviewDialler, session: SessionDep, runtime: R
     tags=["agents"],
     response_model=CallAccepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=_BLOCKED,
+    responses=_BLOCKED | _PREVIEW_CHOICE | _CALL_LINKS,
     summary="Dial the previewed contact",
 )
 async def dial_preview(
-    request: Request, principal: PreviewDialler, session: SessionDep, runtime: RuntimeDep, body: PreviewChoice
+    request: Request,
+    principal: PreviewDialler,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    engine: EngineDep,
+    body: PreviewChoice,
 ) -> CallAccepted | JSONResponse:
-    outcome = await control.dial_preview(
-        session, principal, body.contact_id, engine=engine_for(runtime), clock=runtime.clock
-    )
+    outcome = await control.dial_preview(session, principal, body.contact_id, engine=engine, clock=runtime.clock)
     return _answer(request, outcome)
 
 
 @router.post(
-    "/agents/me/preview/skip", tags=["agents"], response_model=PreviewSkipped, summary="Skip the previewed contact"
+    "/agents/me/preview/skip",
+    tags=["agents"],
+    response_model=PreviewSkipped,
+    summary="Skip the previewed contact",
+    responses=_PREVIEW_CHOICE,
 )
 async def skip_preview(
     principal: PreviewDialler, session: SessionDep, runtime: RuntimeDep, body: PreviewChoice

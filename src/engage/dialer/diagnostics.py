@@ -26,9 +26,8 @@ from engage.campaigns.errors import CampaignNotFound
 from engage.campaigns.models import Campaign
 from engage.campaigns.schemas import CampaignStatus, DialingMode
 from engage.compliance import service as compliance
-from engage.compliance.checks import Subject, next_permitted
-from engage.compliance.engine import Channel, CheckRequest, Unresolvable, resolve
-from engage.compliance.rules import RuleBook, Window
+from engage.compliance.engine import Channel
+from engage.compliance.service import RuleBook
 from engage.core.clock import isoformat_z
 
 from . import repository, snapshots
@@ -133,25 +132,6 @@ def _agent_counts(agents: Sequence[AgentRow], registered: set[str]) -> AgentCoun
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Place:
-    jurisdiction: str | None
-    timezone: str | None
-    opens_at: datetime | None
-
-
-def _place(phone: str, window: Window | None, book: RuleBook, now: datetime) -> _Place:
-    """The number's jurisdiction and callee zone as the compliance engine resolves them, and when its calling
-    hours (the campaign's window included) next open; an unresolvable number never opens (the engine denies it)."""
-    try:
-        jurisdiction, zone, rules = resolve(CheckRequest(phone=phone), book, now)
-    except (Unresolvable, LookupError):
-        return _Place(None, None, None)
-    zone_name = zone.key
-    subject = Subject(phone=phone, jurisdiction=jurisdiction, zone=zone, campaign_window=window)
-    return _Place(jurisdiction, zone_name, next_permitted(rules, subject, now))
-
-
 def _calling_windows(
     groups: Sequence[PendingGroup], campaign: Campaign, book: RuleBook, now: datetime
 ) -> tuple[list[CallingWindow], set[str]]:
@@ -159,13 +139,13 @@ def _calling_windows(
     and the number prefixes whose contacts may be called now."""
     window = None
     if campaign.calling_window_start is not None and campaign.calling_window_end is not None:
-        window = Window(start=campaign.calling_window_start, end=campaign.calling_window_end)
+        window = (campaign.calling_window_start, campaign.calling_window_end)
     merged: dict[tuple[str | None, str | None], CallingWindow] = {}
     open_prefixes: set[str] = set()
     for group in groups:
         if group.sample is None or group.remaining == 0:
             continue
-        place = _place(group.sample, window, book, now)
+        place = compliance.next_opening(group.sample, window, book, now)
         open_now = place.opens_at is not None and place.opens_at <= now
         if open_now:
             open_prefixes.add(group.prefix)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from engage.compliance.api import engine_for
+from engage.compliance.deps import EngineDep
 from engage.core.deps import RuntimeDep, SessionDep, require
 from engage.core.principal import Permission, Principal
 
@@ -31,14 +31,19 @@ AgentsReader = Annotated[Principal, Depends(require(Permission.agents_read))]
     summary="Why a campaign is or is not dialling now",
 )
 async def get_diagnostics(
-    _: CampaignsReader, __: AgentsReader, session: SessionDep, runtime: RuntimeDep, campaign_id: uuid.UUID
+    _: CampaignsReader,
+    __: AgentsReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    engine: EngineDep,
+    campaign_id: uuid.UUID,
 ) -> CampaignDiagnostics:
     settings = runtime.settings.dialer
     return await diagnostics.diagnose(
         session,
         campaign_id,
         now=runtime.clock.now(),
-        book=engine_for(runtime).book,
+        book=engine.book,
         limits=PacingLimits(ring_timeout_seconds=float(settings.ring_timeout_seconds)),
         lease_stale_seconds=settings.lease_stale_seconds,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -176,3 +176,9 @@ async def remove(session: AsyncSession, entry_id: uuid.UUID, *, removed_by: uuid
         correlation_id=entry_id,
         clock=clock,
     )
+
+
+async def listed(session: AsyncSession, phones: Collection[str]) -> set[str]:
+    """Which of these E.164 numbers are on the tenant's list (one query for a whole batch): the compliance
+    `dnc_tenant` check's facts."""
+    return await repository.listed(session, phones)

@@ -13,7 +13,7 @@ import codecs
 import csv
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -87,7 +87,9 @@ class _Country:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(jurisdiction)
         general = metadata.general_desc if metadata is not None else None
         pattern = general.national_number_pattern if general is not None else None
-        assert pattern is not None, "every supported region has a general pattern"
+        if pattern is None:
+            # Every region in phonenumbers.SUPPORTED_REGIONS has a general pattern (`jurisdiction_code` checks).
+            raise UnknownJurisdiction(f"{jurisdiction!r} is not a jurisdiction phonenumbers has metadata for.")
         prefix = f"+{phonenumbers.country_code_for_region(jurisdiction)}"
         return cls(prefix=prefix, national=re.compile(pattern))
 
@@ -291,3 +293,15 @@ async def _stage(owner: asyncpg.Connection, source: _RegistryFile, chunk_size: i
 async def list_loads(session: AsyncSession) -> list[RegistryLoad]:
     """Every loaded registry's last load, in jurisdiction order."""
     return list((await repository.loaded(session)).values())
+
+
+async def loads_by_jurisdiction(session: AsyncSession) -> dict[str, RegistryLoad]:
+    """The last load of every registry ever loaded, by jurisdiction: whether the compliance `dnc_national`
+    check can be decided for a jurisdiction at all."""
+    return await repository.loaded(session)
+
+
+async def listed(session: AsyncSession, numbers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (jurisdiction, E.164 phone) pairs are on their jurisdiction's registry (one statement for
+    a whole batch): the compliance `dnc_national` check's facts."""
+    return await repository.listed(session, numbers)

@@ -31,6 +31,15 @@ async def country(session: AsyncSession, tenant_id: uuid.UUID) -> str:
     return tenant.country
 
 
+async def timezone(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+    """The tenant's IANA zone, where its "today" is."""
+    tenant = await repository.get(session, tenant_id)
+    if tenant is None:
+        # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
+        raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
+    return tenant.timezone
+
+
 async def create(
     session: AsyncSession,
     *,

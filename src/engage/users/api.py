@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
+from engage.core.db import after_commit
 from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.openapi import links, problems
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal, Role
 
@@ -37,7 +39,16 @@ async def list_users(
     return result.map(UserRead.model_validate)
 
 
-@router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, summary="Create a user")
+@router.post(
+    "/users",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a user",
+    responses=problems(
+        409, descriptions={409: "The email or SIP user is already in use (`email-taken`, `sip-user-taken`)"}
+    )
+    | links(201, get_user={"user_id": "$response.body#/id"}, update_user={"user_id": "$response.body#/id"}),
+)
 async def create_user(principal: UsersWriter, session: SessionDep, runtime: RuntimeDep, body: UserCreate) -> UserRead:
     user = await service.create_user(session, principal.tenant_id, body, clock=runtime.clock)
     return UserRead.model_validate(user)
@@ -53,6 +64,8 @@ async def update_user(
     principal: UsersWriter, session: SessionDep, runtime: RuntimeDep, user_id: uuid.UUID, body: UserUpdate
 ) -> UserRead:
     user = await service.update_user(session, principal, user_id, body, clock=runtime.clock)
+    # Its access tokens are re-checked on their next request here (other processes: within the standing TTL).
+    after_commit(session, lambda: runtime.access.forget(user_id))
     return UserRead.model_validate(user)
 
 
@@ -61,7 +74,14 @@ async def list_teams(_: TeamsReader, session: SessionDep, page: TeamPage) -> Pag
     return (await service.list_teams(session, page)).map(TeamRead.model_validate)
 
 
-@router.post("/teams", response_model=TeamRead, status_code=status.HTTP_201_CREATED, summary="Create a team")
+@router.post(
+    "/teams",
+    response_model=TeamRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a team",
+    responses=problems(409, descriptions={409: "A team of that name exists (`team-name-taken`)"})
+    | links(201, list_users={"team_id": "$response.body#/id"}),
+)
 async def create_team(principal: TeamsWriter, session: SessionDep, runtime: RuntimeDep, body: TeamCreate) -> TeamRead:
     team = await service.create_team(session, principal.tenant_id, body, clock=runtime.clock)
     return TeamRead.model_validate(team)

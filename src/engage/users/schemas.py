@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from engage.core.openapi import omit_or_set
 from engage.core.principal import Role
 from engage.core.schemas import ReadModel, StrictModel
 
@@ -35,6 +36,8 @@ class UserCreate(StrictModel):
 
 class UserUpdate(StrictModel):
     """Only the fields sent change; `sip_user` and `team_id` may be set to null to clear them."""
+
+    model_config = ConfigDict(json_schema_extra=omit_or_set("full_name", "role", "password", "is_active"))
 
     full_name: FullName | None = None
     role: Role | None = None

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
+from sqlalchemy import Subquery
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,3 +141,37 @@ async def get_team(session: AsyncSession, team_id: uuid.UUID) -> Team:
 
 async def list_teams(session: AsyncSession, params: PageParams) -> PageResult[Team]:
     return await repository.list_teams(session, params)
+
+
+async def active_agent_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `user_ids` that are active agents of the tenant (another tenant's ids read as unknown)."""
+    return await repository.active_agent_ids(session, user_ids)
+
+
+def people() -> Subquery:
+    """The tenant's users as `(id, full_name, email, dialable)`, a subquery for a repository above this domain to
+    join in its own statement (a campaign's assigned agents with their names, in one query). The SQL over `users`
+    stays here, `dialable` (an active agent) is this domain's rule, and the statement still runs in the caller's
+    tenant scope."""
+    return repository.people()
+
+
+async def find_login(session: AsyncSession, email: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(user_id, tenant_id) of the account with this email in the whole installation, or None: sign-in's one
+    look-up across tenants (ids only)."""
+    return await repository.find_login(session, email)
+
+
+async def find_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """The tenant's user, or None (sign-in decides what an unknown user means)."""
+    return await repository.get_user(session, user_id)
+
+
+async def record_login(session: AsyncSession, user_id: uuid.UUID, *, at: datetime) -> bool:
+    """Stamp the user's `last_login_at`; False when the tenant has no such user (any more)."""
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        return False
+    user.last_login_at = at
+    await repository.flush(session)
+    return True

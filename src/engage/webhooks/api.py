@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.openapi import links
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
 
@@ -31,7 +32,23 @@ DeliveryPage = Annotated[PageParams, Depends(page_params(default=50, maximum=200
 
 
 @router.post(
-    "/webhooks", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED, summary="Create a webhook"
+    "/webhooks",
+    response_model=WebhookCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a webhook",
+    responses=links(
+        201,
+        **{
+            name: {"webhook_id": "$response.body#/id"}
+            for name in (
+                "get_webhook",
+                "update_webhook",
+                "delete_webhook",
+                "rotate_webhook_secret",
+                "list_webhook_deliveries",
+            )
+        },
+    ),
 )
 async def create_webhook(
     principal: WebhooksManager, session: SessionDep, runtime: RuntimeDep, body: WebhookCreate

@@ -28,19 +28,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import DateTime, Float, Integer, String, column, func, literal, select, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage.core.clock import Clock, isoformat_z
 from engage.core.db import unscoped_transaction
 
-from .sender import TIMEOUT_SECONDS, AttemptResult, redact_url, send_once, webhook_client
+from .repository import ClaimedDelivery, Settlement, claim, fan_out, settle
+from .sender import TIMEOUT_SECONDS, redact_url, send_once, webhook_client
 
 log = structlog.get_logger("engage.webhooks")
 
@@ -59,28 +57,6 @@ SCHEMA_VERSION = "1"
 LEASE_SECONDS = 60.0
 BATCH_SIZE = 200
 PER_SUBSCRIPTION_LIMIT = 4
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    delivery_id: uuid.UUID
-    subscription_id: uuid.UUID
-    tenant_id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
-    occurred_at: datetime
-    correlation_id: uuid.UUID | None
-    payload: dict[str, Any]
-    attempts: int
-    url: str
-    secret: str
-    previous_secret: str | None
-    leased_until: datetime
-
-    @property
-    def secrets(self) -> list[str]:
-        """Signing secrets in force, the current one first (the previous one during a rotation's grace)."""
-        return [self.secret] if self.previous_secret is None else [self.secret, self.previous_secret]
 
 
 def envelope(delivery: ClaimedDelivery) -> bytes:
@@ -102,75 +78,6 @@ def next_attempt_at(attempts_made: int, failed_at: datetime) -> datetime | None:
     if attempts_made >= MAX_ATTEMPTS:
         return None
     return failed_at + RETRY_DELAYS[attempts_made - 1]
-
-
-# The three SECURITY DEFINER functions are the dispatcher's only access to other tenants' rows.
-_CLAIM_COLUMNS = (
-    column("delivery_id", UUID(as_uuid=True)),
-    column("subscription_id", UUID(as_uuid=True)),
-    column("tenant_id", UUID(as_uuid=True)),
-    column("event_id", UUID(as_uuid=True)),
-    column("event_type", String),
-    column("occurred_at", DateTime(timezone=True)),
-    column("correlation_id", UUID(as_uuid=True)),
-    column("payload", JSONB),
-    column("attempts", Integer),
-    column("url", String),
-    column("secret", String),
-    column("previous_secret", String),
-)
-
-
-async def fan_out(session: AsyncSession, batch: int, now: datetime) -> int:
-    taken = await session.scalar(
-        select(func.engage_webhook_fan_out(literal(batch, Integer), literal(now, DateTime(timezone=True))))
-    )
-    return int(taken or 0)
-
-
-async def claim(session: AsyncSession, batch: int, lease_seconds: float, now: datetime) -> list[ClaimedDelivery]:
-    claimed = func.engage_webhook_claim(
-        literal(batch, Integer), literal(lease_seconds, Float), literal(now, DateTime(timezone=True))
-    ).table_valued(*_CLAIM_COLUMNS)
-    rows = (await session.execute(select(*claimed.c))).all()
-    leased_until = now + timedelta(seconds=lease_seconds)
-    return [ClaimedDelivery(**row._mapping, leased_until=leased_until) for row in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    delivery_id: uuid.UUID
-    result: AttemptResult
-    attempted_at: datetime
-    next_attempt_at: datetime | None
-
-
-# One statement settles many attempts: the settle function once per row of the arrays.
-_SETTLE_MANY = text(
-    """
-    SELECT engage_webhook_settle(s.delivery_id, s.succeeded, s.status_code, s.error, s.latency_ms,
-                                 s.attempted_at, s.next_attempt_at)
-    FROM unnest(CAST(:delivery_ids AS uuid[]), CAST(:succeeded AS boolean[]), CAST(:status_codes AS integer[]),
-                CAST(:errors AS text[]), CAST(:latencies_ms AS integer[]), CAST(:attempted_at AS timestamptz[]),
-                CAST(:next_attempt_at AS timestamptz[]))
-      AS s(delivery_id, succeeded, status_code, error, latency_ms, attempted_at, next_attempt_at)
-    """
-)
-
-
-async def settle(session: AsyncSession, settlements: Sequence[Settlement]) -> None:
-    await session.execute(
-        _SETTLE_MANY,
-        {
-            "delivery_ids": [s.delivery_id for s in settlements],
-            "succeeded": [s.result.succeeded for s in settlements],
-            "status_codes": [s.result.status_code for s in settlements],
-            "errors": [s.result.error for s in settlements],
-            "latencies_ms": [s.result.latency_ms for s in settlements],
-            "attempted_at": [s.attempted_at for s in settlements],
-            "next_attempt_at": [s.next_attempt_at for s in settlements],
-        },
-    )
 
 
 @dataclass(slots=True)

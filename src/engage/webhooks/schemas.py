@@ -11,8 +11,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
+from engage.core.openapi import omit_or_set
 from engage.core.schemas import ReadModel, StrictModel
 
 
@@ -75,7 +76,11 @@ EVENTS_DESCRIPTION = f"Event types to receive: non-empty, no repeats, from the c
 
 class WebhookCreate(StrictModel):
     url: Url = Field(examples=["https://hooks.example.com/engage"], description="https, to a public address")
-    events: list[WebhookEventType] = Field(description=EVENTS_DESCRIPTION, examples=[["call.completed", "dnc.added"]])
+    events: list[WebhookEventType] = Field(
+        description=EVENTS_DESCRIPTION,
+        examples=[["call.completed", "dnc.added"]],
+        json_schema_extra={"minItems": 1, "uniqueItems": True},
+    )
     description: Description | None = None
     secret: Secret | None = Field(
         default=None,
@@ -94,8 +99,12 @@ class WebhookCreate(StrictModel):
 class WebhookUpdate(StrictModel):
     """Only the fields sent change. `description: null` clears it; `url`, `events`, `is_active` may not be null."""
 
+    model_config = ConfigDict(json_schema_extra=omit_or_set("url", "events", "is_active"))
+
     url: Url | None = None
-    events: list[WebhookEventType] | None = Field(default=None, description=EVENTS_DESCRIPTION)
+    events: list[WebhookEventType] | None = Field(
+        default=None, description=EVENTS_DESCRIPTION, json_schema_extra={"minItems": 1, "uniqueItems": True}
+    )
     description: Description | None = None
     is_active: bool | None = None
 
