@@ -32,6 +32,7 @@ from engage.core.db import create_database_if_missing, create_engine, session_fa
 from engage.core.embedded_pg import EmbeddedPostgres
 from engage.core.errors import install_problem_handlers
 from engage.core.http import RequestContextMiddleware
+from engage.core.openapi import install_openapi, operation_id
 from engage.core.ratelimit import create_counter
 from engage.core.runtime import Runtime
 from engage.core.security import TokenCodec
@@ -46,6 +47,7 @@ from engage.registry.api import router as registry_router
 from engage.telephony.connect import Telephony, drain, open_telephony
 from engage.tenancy.service import RateLimitCache
 from engage.users.api import router as users_router
+from engage.users.standing import StandingCache
 from engage.webhooks.api import router as webhooks_router
 from engage.webhooks.dispatcher import Dispatcher
 
@@ -99,7 +101,9 @@ async def start_runtime(
     settings: Settings, *, apply_migrations: bool = True, stop_embedded: bool = True
 ) -> AsyncIterator[Runtime]:
     settings = require_secure_jwt(settings)
-    assert settings.jwt.secret is not None
+    jwt_secret = settings.jwt.secret
+    if jwt_secret is None:
+        raise RuntimeError("require_secure_jwt returned settings without a JWT secret (it must fill one or raise)")
     async with database_url(settings, stop_embedded=stop_embedded) as url:
         if apply_migrations:
             await migrate(url)
@@ -113,11 +117,10 @@ async def start_runtime(
             engine=engine,
             sessions=sessions,
             counter=counter,
-            tokens=TokenCodec(
-                settings.jwt.secret.get_secret_value(), settings.jwt.algorithm, settings.jwt.access_ttl_seconds
-            ),
+            tokens=TokenCodec(jwt_secret.get_secret_value(), settings.jwt.algorithm, settings.jwt.access_ttl_seconds),
             clock=clock_for(settings),
             tenant_rate_limit=RateLimitCache(sessions, default_per_minute=settings.rate.default_per_minute),
+            access=StandingCache(sessions),
             database_url=url,
         )
         try:
@@ -162,8 +165,10 @@ def create_app(
         version=__version__,
         description="Carrier-grade outbound voice dialer API: campaigns, live call control, compliance, reporting.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
     app.include_router(ops_router)
     app.include_router(auth_router)
@@ -204,7 +209,7 @@ async def start_background(
             sessions=sessions,
             switch=telephony.switch,
             clock=clock,
-            engine=Engine(clock=clock, budget_seconds=settings.compliance.budget_ms / 1000),
+            engine=compliance_engine(settings, clock),
             config=WorkerConfig.from_settings(settings.dialer, settings.data_dir),
             phones=telephony.phones,
         )
@@ -255,8 +260,14 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await asyncio.gather(task, return_exceptions=True)
 
 
+def compliance_engine(settings: Settings, clock: Clock) -> Engine:
+    """The one compliance engine of a process role (the API's, the dialer worker's): the rule book is parsed once."""
+    return Engine(clock=clock, budget_seconds=settings.compliance.budget_ms / 1000)
+
+
 def _bind(app: FastAPI, runtime: Runtime) -> None:
     app.state.runtime = runtime
+    app.state.compliance_engine = compliance_engine(runtime.settings, runtime.clock)
     app.state.authenticator = Authenticator(
         sessions=runtime.sessions,
         counter=runtime.counter,

@@ -98,25 +98,25 @@ class TestCursorEncoding:
 
 class TestPageParams:
     @pytest.mark.parametrize("limit", [0, -1, 201, 10_000])
-    def test_a_limit_outside_one_to_the_maximum_is_refused(self, limit: int) -> None:
+    async def test_a_limit_outside_one_to_the_maximum_is_refused(self, limit: int) -> None:
         dependency = make_page_params(default=50, maximum=200)
 
         with pytest.raises(InvalidLimit) as raised:
-            dependency(limit=limit, cursor=None)
+            await dependency(limit=limit, cursor=None)
 
         assert raised.value.status == 400
         assert raised.value.extra["errors"] == [{"field": "limit", "message": "must be between 1 and 200"}]
 
     @pytest.mark.parametrize("limit", [1, 200])
-    def test_the_bounds_themselves_are_accepted(self, limit: int) -> None:
-        assert make_page_params(default=50, maximum=200)(limit=limit, cursor=None) == PageParams(
+    async def test_the_bounds_themselves_are_accepted(self, limit: int) -> None:
+        assert await make_page_params(default=50, maximum=200)(limit=limit, cursor=None) == PageParams(
             limit=limit, after=None
         )
 
-    def test_the_cursor_becomes_the_id_to_continue_after(self) -> None:
+    async def test_the_cursor_becomes_the_id_to_continue_after(self) -> None:
         last_id = new_id()
 
-        params = make_page_params(default=50, maximum=200)(limit=10, cursor=encode_cursor(last_id))
+        params = await make_page_params(default=50, maximum=200)(limit=10, cursor=encode_cursor(last_id))
 
         assert params == PageParams(limit=10, after=last_id)
 

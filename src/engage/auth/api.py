@@ -14,7 +14,7 @@ from .service import Authenticator
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
-def get_authenticator(request: Request) -> Authenticator:
+async def get_authenticator(request: Request) -> Authenticator:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.openapi import links
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
+from engage.core.responses import serialized
+from engage.core.schemas import Instant
 
 from . import service
 from .schemas import (
@@ -52,9 +54,9 @@ async def list_campaigns(
     page: CampaignPage,
     status: Annotated[CampaignStatus | None, Query()] = None,
     dialing_mode: Annotated[DialingMode | None, Query()] = None,
-    created_from: Annotated[AwareDatetime | None, Query(description="Created at or after (ISO-8601 instant)")] = None,
-    created_to: Annotated[AwareDatetime | None, Query(description="Created at or before (ISO-8601 instant)")] = None,
-) -> Page[CampaignRead]:
+    created_from: Annotated[Instant | None, Query(description="Created at or after (ISO-8601 instant)")] = None,
+    created_to: Annotated[Instant | None, Query(description="Created at or before (ISO-8601 instant)")] = None,
+) -> Response:
     result = await service.list_campaigns(
         session,
         page,
@@ -64,11 +66,33 @@ async def list_campaigns(
         created_to=created_to,
         clock=runtime.clock,
     )
-    return result.map(_read)
+    return serialized(result)
 
 
 @router.post(
-    "/campaigns", response_model=CampaignRead, status_code=status.HTTP_201_CREATED, summary="Create a campaign"
+    "/campaigns",
+    response_model=CampaignRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a campaign",
+    responses=links(
+        201,
+        **{
+            name: {"campaign_id": "$response.body#/id"}
+            for name in (
+                "get_campaign",
+                "update_campaign",
+                "start_campaign",
+                "pause_campaign",
+                "complete_campaign",
+                "list_campaign_agents",
+                "assign_campaign_agents",
+                "upload_contacts",
+                "list_contacts",
+                "get_diagnostics",
+                "forecast_campaign",
+            )
+        },
+    ),
 )
 async def create_campaign(
     principal: CampaignsWriter, session: SessionDep, runtime: RuntimeDep, body: CampaignCreate
@@ -95,7 +119,8 @@ async def start_campaign(
     _: CampaignsWriter, session: SessionDep, runtime: RuntimeDep, campaign_id: uuid.UUID
 ) -> CampaignStarted:
     campaign = await service.start_campaign(session, campaign_id, clock=runtime.clock)
-    assert campaign.started_at is not None
+    if campaign.started_at is None:
+        raise RuntimeError("service.start_campaign returned no started_at; its start transition always sets it")
     return CampaignStarted(id=campaign.id, status=CampaignStatus(campaign.status), started_at=campaign.started_at)
 
 
@@ -104,7 +129,8 @@ async def pause_campaign(
     _: CampaignsWriter, session: SessionDep, runtime: RuntimeDep, campaign_id: uuid.UUID
 ) -> CampaignPaused:
     campaign = await service.pause_campaign(session, campaign_id, clock=runtime.clock)
-    assert campaign.paused_at is not None
+    if campaign.paused_at is None:
+        raise RuntimeError("service.pause_campaign returned no paused_at; its pause transition always sets it")
     return CampaignPaused(id=campaign.id, status=CampaignStatus(campaign.status), paused_at=campaign.paused_at)
 
 
@@ -113,7 +139,8 @@ async def complete_campaign(
     _: CampaignsWriter, session: SessionDep, runtime: RuntimeDep, campaign_id: uuid.UUID
 ) -> CampaignCompleted:
     campaign = await service.complete_campaign(session, campaign_id, clock=runtime.clock)
-    assert campaign.completed_at is not None
+    if campaign.completed_at is None:
+        raise RuntimeError("service.complete_campaign returned no completed_at; its complete transition always sets it")
     return CampaignCompleted(id=campaign.id, status=CampaignStatus(campaign.status), completed_at=campaign.completed_at)
 
 

@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, func, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engage.core.pagination import PageParams, PageResult, paginate
-from engage.core.principal import Role
-from engage.users.models import User
+from engage.cli_groups import service as cli_groups
+from engage.core.pagination import PageParams, PageResult, paginate, paginate_rows
+from engage.users import service as users
 
 from .models import Campaign, CampaignAgent, CampaignHourly, CampaignStats
 
@@ -39,33 +41,54 @@ async def flush(session: AsyncSession) -> None:
     await session.flush()
 
 
-async def list_campaigns(
+async def list_campaign_rows(
     session: AsyncSession,
     params: PageParams,
     *,
+    since: datetime,
     status: str | None = None,
     dialing_mode: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
-) -> PageResult[Campaign]:
-    query: Select[Campaign] = select(Campaign)
+) -> PageResult[Row[Any]]:
+    """A page of campaigns as plain rows with their counters, and the filtered total, in one statement: every
+    column of `campaigns`, `total_contacts`/`contacted`/`connected` from the row the triggers on `contacts` keep
+    (`campaign_stats`), and `abandoned`/`answered` summed over the hourly rows after `since`. Its cost does not
+    grow with the contacts the campaigns hold."""
+    filters = []
     if status is not None:
-        query = query.where(Campaign.status == status)
+        filters.append(Campaign.status == status)
     if dialing_mode is not None:
-        query = query.where(Campaign.dialing_mode == dialing_mode)
+        filters.append(Campaign.dialing_mode == dialing_mode)
     if created_from is not None:
-        query = query.where(Campaign.created_at >= created_from)
+        filters.append(Campaign.created_at >= created_from)
     if created_to is not None:
-        query = query.where(Campaign.created_at <= created_to)
-    return await paginate(session, query, Campaign.id, params)
-
-
-async def active_agent_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of `user_ids` that are active users of the tenant with the role agent."""
-    if not user_ids:
-        return set()
-    query = select(User.id).where(User.id.in_(user_ids), User.role == Role.agent.value, User.is_active.is_(True))
-    return set((await session.scalars(query)).all())
+        filters.append(Campaign.created_at <= created_to)
+    hourly = (
+        select(
+            func.coalesce(func.sum(CampaignHourly.abandoned), 0).label("abandoned"),
+            func.coalesce(func.sum(CampaignHourly.answered), 0).label("answered"),
+        )
+        .where(CampaignHourly.campaign_id == Campaign.id, CampaignHourly.hour > since)
+        .lateral("hourly")
+    )
+    query = (
+        select(
+            *Campaign.__table__.columns,
+            func.coalesce(CampaignStats.total_contacts, 0).label("total_contacts"),
+            func.coalesce(CampaignStats.contacted, 0).label("contacted"),
+            func.coalesce(CampaignStats.connected, 0).label("connected"),
+            hourly.c.abandoned,
+            hourly.c.answered,
+        )
+        .select_from(Campaign)
+        .outerjoin(CampaignStats, CampaignStats.campaign_id == Campaign.id)
+        .outerjoin(hourly, true())
+        .where(*filters)
+    )
+    return await paginate_rows(
+        session, query, Campaign.__table__.c.id, params, count_from=select(Campaign.id).where(*filters)
+    )
 
 
 async def assign_agents(
@@ -90,11 +113,12 @@ async def assigned_agents(
     session: AsyncSession, campaign_id: uuid.UUID, agent_ids: Sequence[uuid.UUID]
 ) -> Sequence[Row[uuid.UUID, str, str, datetime]]:
     """(id, full_name, email, assigned_at) of those of `agent_ids` assigned to the campaign."""
+    people = users.people()
     query = (
-        select(User.id, User.full_name, User.email, CampaignAgent.assigned_at)
-        .join(CampaignAgent, CampaignAgent.agent_id == User.id)
+        select(people.c.id, people.c.full_name, people.c.email, CampaignAgent.assigned_at)
+        .join(CampaignAgent, CampaignAgent.agent_id == people.c.id)
         .where(CampaignAgent.campaign_id == campaign_id, CampaignAgent.agent_id.in_(agent_ids))
-        .order_by(User.id.desc())
+        .order_by(people.c.id.desc())
     )
     return (await session.execute(query)).all()
 
@@ -108,10 +132,11 @@ async def list_assignments(
 
 async def dialing_agent_ids(session: AsyncSession, campaign_id: uuid.UUID) -> list[uuid.UUID]:
     """Agents assigned to the campaign who may take its calls: still active, still in the agent role."""
+    people = users.people()
     query = (
         select(CampaignAgent.agent_id)
-        .join(User, User.id == CampaignAgent.agent_id)
-        .where(CampaignAgent.campaign_id == campaign_id, User.role == Role.agent.value, User.is_active.is_(True))
+        .join(people, people.c.id == CampaignAgent.agent_id)
+        .where(CampaignAgent.campaign_id == campaign_id, people.c.dialable)
     )
     return list((await session.scalars(query)).all())
 
@@ -142,3 +167,40 @@ async def abandon_totals(
     )
     rows = (await session.execute(query)).all()
     return {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class CallingContext:
+    """What the compliance gate needs of a campaign: its calling window and its CLI group's numbers."""
+
+    window_start: time | None
+    window_end: time | None
+    cli_numbers: frozenset[str]
+
+
+async def calling_contexts(
+    session: AsyncSession, campaign_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, CallingContext]:
+    """The tenant's campaigns among these (RLS hides the rest), with their CLI group's numbers: one statement,
+    the numbers joined from `cli_groups.service.group_numbers()`."""
+    if not campaign_ids:
+        return {}
+    numbers_of = cli_groups.group_numbers()
+    rows = (
+        await session.execute(
+            select(Campaign.id, Campaign.calling_window_start, Campaign.calling_window_end, numbers_of.c.number)
+            .outerjoin(numbers_of, numbers_of.c.cli_group_id == Campaign.cli_group_id)
+            .where(Campaign.id.in_(list(campaign_ids)))
+        )
+    ).all()
+    numbers: dict[uuid.UUID, set[str]] = {}
+    windows: dict[uuid.UUID, tuple[time | None, time | None]] = {}
+    for campaign_id, start, end, number in rows:
+        windows[campaign_id] = (start, end)
+        bucket = numbers.setdefault(campaign_id, set())
+        if number is not None:
+            bucket.add(number)
+    return {
+        campaign_id: CallingContext(start, end, frozenset(numbers[campaign_id]))
+        for campaign_id, (start, end) in windows.items()
+    }

@@ -12,11 +12,21 @@ from datetime import datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import Row
 
+from engage.core.openapi import omit_or_set
 from engage.core.schemas import ReadModel, StrictModel
 
 from .models import Campaign
@@ -110,6 +120,21 @@ class CampaignCreate(StrictModel):
 class CampaignUpdate(StrictModel):
     """Only the fields sent change; `calling_window` may be set to null to remove it."""
 
+    model_config = ConfigDict(
+        json_schema_extra=omit_or_set(
+            "name",
+            "dialing_mode",
+            "cli_group_id",
+            "max_attempts",
+            "retry_delay_minutes",
+            "dial_ratio",
+            "timezone",
+            "wrap_up_seconds",
+            "abandon_rate_target",
+            "abandon_lockout_hours",
+        )
+    )
+
     name: CampaignName | None = None
     dialing_mode: DialingMode | None = None
     cli_group_id: uuid.UUID | None = None
@@ -182,31 +207,43 @@ class CampaignRead(ReadModel):
 
     @classmethod
     def of(cls, campaign: Campaign, counters: CampaignCounters) -> CampaignRead:
-        return cls(
-            id=campaign.id,
-            name=campaign.name,
-            status=CampaignStatus(campaign.status),
-            dialing_mode=DialingMode(campaign.dialing_mode),
-            cli_group_id=campaign.cli_group_id,
-            max_attempts=campaign.max_attempts,
-            retry_delay_minutes=campaign.retry_delay_minutes,
-            dial_ratio=float(campaign.dial_ratio),
-            timezone=campaign.timezone,
-            wrap_up_seconds=campaign.wrap_up_seconds,
-            abandon_rate_target=float(campaign.abandon_rate_target),
-            abandon_lockout_hours=campaign.abandon_lockout_hours,
-            abandon_message=campaign.abandon_message,
-            calling_window=CallingWindow.of(campaign.calling_window_start, campaign.calling_window_end),
-            total_contacts=counters.total_contacts,
-            contacted=counters.contacted,
-            connected=counters.connected,
-            abandon_rate=counters.abandon_rate,
-            created_at=campaign.created_at,
-            updated_at=campaign.updated_at,
-            started_at=campaign.started_at,
-            paused_at=campaign.paused_at,
-            completed_at=campaign.completed_at,
-        )
+        return cls._of(campaign, counters, validate=True)
+
+    @classmethod
+    def of_row(cls, row: Row[Any], abandon_rate: float) -> CampaignRead:
+        """From a row of `campaigns` with its counters (the listing's one statement), without re-validating what
+        the database already typed (`model_construct`; each value converted as `of` converts it)."""
+        counters = CampaignCounters(int(row.total_contacts), int(row.contacted), int(row.connected), abandon_rate)
+        return cls._of(row, counters, validate=False)
+
+    @classmethod
+    def _of(cls, campaign: Campaign | Row[Any], counters: CampaignCounters, *, validate: bool) -> CampaignRead:
+        fields: dict[str, Any] = {
+            "id": campaign.id,
+            "name": campaign.name,
+            "status": CampaignStatus(campaign.status),
+            "dialing_mode": DialingMode(campaign.dialing_mode),
+            "cli_group_id": campaign.cli_group_id,
+            "max_attempts": campaign.max_attempts,
+            "retry_delay_minutes": campaign.retry_delay_minutes,
+            "dial_ratio": float(campaign.dial_ratio),
+            "timezone": campaign.timezone,
+            "wrap_up_seconds": campaign.wrap_up_seconds,
+            "abandon_rate_target": float(campaign.abandon_rate_target),
+            "abandon_lockout_hours": campaign.abandon_lockout_hours,
+            "abandon_message": campaign.abandon_message,
+            "calling_window": CallingWindow.of(campaign.calling_window_start, campaign.calling_window_end),
+            "total_contacts": counters.total_contacts,
+            "contacted": counters.contacted,
+            "connected": counters.connected,
+            "abandon_rate": counters.abandon_rate,
+            "created_at": campaign.created_at,
+            "updated_at": campaign.updated_at,
+            "started_at": campaign.started_at,
+            "paused_at": campaign.paused_at,
+            "completed_at": campaign.completed_at,
+        }
+        return cls(**fields) if validate else cls.model_construct(**fields)
 
 
 class CampaignStarted(ReadModel):

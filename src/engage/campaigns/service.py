@@ -14,6 +14,7 @@ Invariants:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,14 +22,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engage.agents import repository as agents
+from engage.agents import service as agents
 from engage.cli_groups import service as cli_groups
-from engage.contacts import repository as contacts
+from engage.contacts import service as contacts
 from engage.core.clock import Clock, isoformat_z
 from engage.core.errors import ValidationFailed
 from engage.core.ids import new_id
 from engage.core.outbox import record_event
-from engage.core.pagination import PageParams, PageResult
+from engage.core.pagination import Page, PageParams, PageResult
+from engage.users import service as users
 
 from . import repository
 from .errors import (
@@ -41,12 +43,14 @@ from .errors import (
     UnknownCliGroup,
 )
 from .models import Campaign
+from .repository import CallingContext as CallingContext
 from .schemas import (
     CampaignAgentRead,
     CampaignAgentsAssign,
     CampaignAgentsAssigned,
     CampaignCounters,
     CampaignCreate,
+    CampaignRead,
     CampaignStatus,
     CampaignUpdate,
     DialingMode,
@@ -186,23 +190,23 @@ async def list_campaigns(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     clock: Clock,
-) -> PageResult[CampaignView]:
+) -> Page[CampaignRead]:
     if created_from is not None and created_to is not None and created_from > created_to:
         raise ValidationFailed(
             "created_from: must not be after created_to",
             extra={"errors": [{"field": "created_from", "message": "must not be after created_to"}]},
         )
-    page = await repository.list_campaigns(
+    page = await repository.list_campaign_rows(
         session,
         params,
+        since=clock.now() - ABANDON_WINDOW,
         status=status.value if status else None,
         dialing_mode=dialing_mode.value if dialing_mode else None,
         created_from=created_from,
         created_to=created_to,
     )
-    counters = await _counters(session, [c.id for c in page.rows], clock=clock)
-    return PageResult(
-        rows=[CampaignView(c, counters[c.id]) for c in page.rows],
+    return Page[CampaignRead].model_construct(
+        items=[CampaignRead.of_row(row, abandon_rate(int(row.abandoned), int(row.answered))) for row in page.rows],
         total=page.total,
         next_cursor=page.next_cursor,
         has_more=page.has_more,
@@ -299,7 +303,7 @@ async def assign_agents(
 ) -> CampaignAgentsAssigned:
     campaign = await _get(session, campaign_id)
     requested = list(dict.fromkeys(data.agent_ids))  # each once, in request order
-    known = await repository.active_agent_ids(session, requested)
+    known = await users.active_agent_ids(session, requested)
     unknown = [agent_id for agent_id in requested if agent_id not in known]
     if unknown:
         listed = ", ".join(str(a) for a in unknown)
@@ -327,3 +331,11 @@ async def list_agents(
         next_cursor=page.next_cursor,
         has_more=page.has_more,
     )
+
+
+async def calling_contexts(
+    session: AsyncSession, campaign_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, CallingContext]:
+    """Calling window and CLI numbers of those of these campaigns the tenant has (one query for a whole batch):
+    the compliance gate's campaign facts. An id absent from the result is not a campaign of the tenant."""
+    return await repository.calling_contexts(session, campaign_ids)

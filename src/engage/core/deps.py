@@ -26,7 +26,8 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/a
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_runtime(request: Request) -> Runtime:
+# Every dependency is `async def`: FastAPI runs a plain `def` in the thread pool, a thread hop per request each.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -46,6 +47,12 @@ async def current_principal(
         role = Role(claims.role)
     except (InvalidToken, ValueError) as exc:
         raise Unauthorized("The access token is invalid or has expired.", headers=_CHALLENGE) from exc
+    if not await runtime.access(claims):
+        raise Unauthorized(
+            "The access token no longer applies: its user was deactivated, changed role or had their sessions "
+            "revoked. Log in again.",
+            headers=_CHALLENGE,
+        )
     request.state.tenant_id = str(claims.tenant_id)
     limit = await runtime.tenant_rate_limit(claims.tenant_id)
     decision = await check_rate(runtime.counter, f"tenant:{claims.tenant_id}", limit=limit)

@@ -11,13 +11,13 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -44,6 +44,8 @@ def encode_cursor(last_id: uuid.UUID) -> str:
 # A cursor this API issues is 60 characters. Anything much longer is refused before decoding: it bounds
 # the work, and a deeply nested JSON payload would otherwise raise RecursionError in `json.loads` (a 500).
 MAX_CURSOR_LENGTH = 128
+# What `encode_cursor` emits: URL-safe base64 without padding (an empty cursor is no cursor).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 
 
 def decode_cursor(cursor: str) -> uuid.UUID:
@@ -63,15 +65,28 @@ class PageParams:
     after: uuid.UUID | None
 
 
-def page_params(*, default: int, maximum: int) -> Callable[..., PageParams]:
+def page_params(*, default: int, maximum: int) -> Callable[..., Awaitable[PageParams]]:
     """A FastAPI dependency reading `limit` and `cursor` with this endpoint's default and maximum."""
 
     # `limit`'s Query is the default value, not inside `Annotated`: annotations are postponed strings here
     # (`from __future__ import annotations`), and FastAPI resolves them against module globals, where the
     # closure's `default` and `maximum` do not exist; every `?limit=` then failed as a 500.
-    def dependency(
-        limit: int = Query(default, description=f"Page size (default {default}, max {maximum})"),
-        cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    async def dependency(
+        # The bounds are checked below (the 400 names `limit`); `json_schema_extra` only states them in the document.
+        limit: int = Query(
+            default,
+            description=f"Page size (default {default}, max {maximum})",
+            json_schema_extra={"minimum": 1, "maximum": maximum},
+            examples=[default],
+        ),
+        cursor: Annotated[
+            str | None,
+            Query(
+                description="`next_cursor` of the previous page (opaque; only a cursor this API issued is valid)",
+                json_schema_extra={"maxLength": MAX_CURSOR_LENGTH, "pattern": CURSOR_PATTERN},
+                examples=["eyJpZCI6IjAxOTE5YWZiLWE4YjItN2VjZC04ZTVmLWZmZmZmZmZmZmZmZiJ9"],
+            ),
+        ] = None,
     ) -> PageParams:
         if limit < 1 or limit > maximum:
             raise InvalidLimit(
@@ -128,3 +143,33 @@ async def paginate(
     rows = rows[: params.limit]
     next_cursor = encode_cursor(getattr(rows[-1], id_column.key)) if has_more and rows else None
     return PageResult(rows=rows, total=int(total or 0), next_cursor=next_cursor, has_more=has_more)
+
+
+PAGE_TOTAL = "page_total"
+
+
+async def paginate_rows(
+    session: AsyncSession,
+    query: Select[Any],
+    id_column: ColumnElement[uuid.UUID],
+    params: PageParams,
+    *,
+    count_from: Select[Any],
+) -> PageResult[Row[Any]]:
+    """A page of plain rows (no ORM instances, no identity map) and the total of `count_from` in one statement:
+    the count rides along as a scalar subquery (`page_total`, computed once). Only a page past the end, which has
+    no row to carry it, costs a second statement."""
+    counted = select(func.count()).select_from(count_from.order_by(None).subquery())
+    page_query = query.add_columns(counted.scalar_subquery().label(PAGE_TOTAL))
+    page_query = page_query.order_by(id_column.desc()).limit(params.limit + 1)
+    if params.after is not None:
+        page_query = page_query.where(id_column < params.after)
+    rows = list((await session.execute(page_query)).all())
+    if rows:
+        total = int(rows[0]._mapping[PAGE_TOTAL])
+    else:
+        total = 0 if params.after is None else int(await session.scalar(counted) or 0)
+    has_more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    next_cursor = encode_cursor(rows[-1]._mapping[id_column]) if has_more and rows else None
+    return PageResult(rows=rows, total=total, next_cursor=next_cursor, has_more=has_more)
