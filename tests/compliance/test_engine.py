@@ -58,7 +58,8 @@ class SlowSource(DatabaseFacts):
 async def decide(
     runtime: Runtime, tenant: Tenant, requests: Sequence[CheckRequest], engine: Engine | None = None
 ) -> list[Decision]:
-    engine = engine or Engine(clock=runtime.clock, budget_seconds=0.25)
+    # The production budget: these tests are not about time, and 0.25 s was exceeded on a loaded CI machine.
+    engine = engine or Engine(clock=runtime.clock, budget_seconds=2.0)
     async with tenant_transaction(runtime.sessions, tenant.id) as session:
         return await engine.decide(session, tenant.id, requests, ASKER)
 
