@@ -117,23 +117,25 @@ class CampaignCreate(StrictModel):
     calling_window: CallingWindow | None = None
 
 
+# The fields a PATCH may omit or set but never null (only `abandon_message` and `calling_window` take null).
+_NOT_NULLABLE = (
+    "name",
+    "dialing_mode",
+    "cli_group_id",
+    "max_attempts",
+    "retry_delay_minutes",
+    "dial_ratio",
+    "timezone",
+    "wrap_up_seconds",
+    "abandon_rate_target",
+    "abandon_lockout_hours",
+)
+
+
 class CampaignUpdate(StrictModel):
     """Only the fields sent change; `calling_window` may be set to null to remove it."""
 
-    model_config = ConfigDict(
-        json_schema_extra=omit_or_set(
-            "name",
-            "dialing_mode",
-            "cli_group_id",
-            "max_attempts",
-            "retry_delay_minutes",
-            "dial_ratio",
-            "timezone",
-            "wrap_up_seconds",
-            "abandon_rate_target",
-            "abandon_lockout_hours",
-        )
-    )
+    model_config = ConfigDict(json_schema_extra=omit_or_set(*_NOT_NULLABLE))
 
     name: CampaignName | None = None
     dialing_mode: DialingMode | None = None
@@ -149,19 +151,7 @@ class CampaignUpdate(StrictModel):
     calling_window: CallingWindow | None = None
 
     # A field validator (not a model validator) so that the 400 names each offending field in `errors`.
-    @field_validator(
-        "name",
-        "dialing_mode",
-        "cli_group_id",
-        "max_attempts",
-        "retry_delay_minutes",
-        "dial_ratio",
-        "timezone",
-        "wrap_up_seconds",
-        "abandon_rate_target",
-        "abandon_lockout_hours",
-        mode="before",
-    )
+    @field_validator(*_NOT_NULLABLE, mode="before")
     @classmethod
     def _only_calling_window_may_be_null(cls, value: object, info: ValidationInfo) -> object:
         if value is None:

@@ -135,14 +135,23 @@ async def paginate(
 ) -> PageResult[R]:
     """Run `query` (already filtered) as one page plus its total count."""
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows: list[R] = list((await session.scalars(_one_page(query, id_column, params))).all())
+    return _page_of(rows, int(total or 0), params, lambda row: getattr(row, id_column.key))
+
+
+def _one_page(
+    query: Select[Any], id_column: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID], params: PageParams
+) -> Select[Any]:
+    """Newest first, after the cursor's id, one row more than the page (whether there is a next page)."""
     page_query = query.order_by(id_column.desc()).limit(params.limit + 1)
-    if params.after is not None:
-        page_query = page_query.where(id_column < params.after)
-    rows: list[R] = list((await session.scalars(page_query)).all())
+    return page_query if params.after is None else page_query.where(id_column < params.after)
+
+
+def _page_of(rows: list[R], total: int, params: PageParams, id_of: Callable[[R], uuid.UUID]) -> PageResult[R]:
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
-    next_cursor = encode_cursor(getattr(rows[-1], id_column.key)) if has_more and rows else None
-    return PageResult(rows=rows, total=int(total or 0), next_cursor=next_cursor, has_more=has_more)
+    next_cursor = encode_cursor(id_of(rows[-1])) if has_more and rows else None
+    return PageResult(rows=rows, total=total, next_cursor=next_cursor, has_more=has_more)
 
 
 PAGE_TOTAL = "page_total"
@@ -160,16 +169,10 @@ async def paginate_rows(
     the count rides along as a scalar subquery (`page_total`, computed once). Only a page past the end, which has
     no row to carry it, costs a second statement."""
     counted = select(func.count()).select_from(count_from.order_by(None).subquery())
-    page_query = query.add_columns(counted.scalar_subquery().label(PAGE_TOTAL))
-    page_query = page_query.order_by(id_column.desc()).limit(params.limit + 1)
-    if params.after is not None:
-        page_query = page_query.where(id_column < params.after)
+    page_query = _one_page(query.add_columns(counted.scalar_subquery().label(PAGE_TOTAL)), id_column, params)
     rows = list((await session.execute(page_query)).all())
     if rows:
         total = int(rows[0]._mapping[PAGE_TOTAL])
     else:
         total = 0 if params.after is None else int(await session.scalar(counted) or 0)
-    has_more = len(rows) > params.limit
-    rows = rows[: params.limit]
-    next_cursor = encode_cursor(rows[-1]._mapping[id_column]) if has_more and rows else None
-    return PageResult(rows=rows, total=total, next_cursor=next_cursor, has_more=has_more)
+    return _page_of(rows, total, params, lambda row: row._mapping[id_column])
