@@ -7,6 +7,7 @@ process that overstays is killed and the test fails with what it printed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -61,11 +62,15 @@ async def run_engage(*args: str, env: Mapping[str, str], limit_seconds: float = 
         cwd=env["ENGAGE_DATA_DIR"],
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        # Its own process group: what it started (a bench's simulator or API) dies with it when it overstays.
+        # A grandchild left alive would hold the output pipes open, and waiting for the child would never end.
+        start_new_session=True,
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), limit_seconds)
     except TimeoutError:
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
         raise
     assert process.returncode is not None

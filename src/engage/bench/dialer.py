@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from engage.agents import service as agents
 from engage.agents.schemas import AgentStateChange, SettableStatus
 from engage.bench.common import percentile
-from engage.bench.switch import start_simulator
+from engage.bench.switch import start_simulator, stop_simulator
 from engage.calls.models import LIVE_STATUSES, Call
 from engage.campaigns import service as campaigns
 from engage.campaigns.schemas import CampaignAgentsAssign, CampaignCreate, DialingMode
@@ -252,8 +252,7 @@ async def _bench_dialer(settings: Settings, seconds: float) -> dict[str, object]
             finally:
                 await engine.dispose()
     finally:
-        simulator.terminate()
-        await simulator.wait()
+        await stop_simulator(simulator)
 
 
 async def _figures(

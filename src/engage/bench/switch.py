@@ -28,6 +28,7 @@ from engage.telephony.port import Originate, SwitchError
 
 _SWITCH_TARGET_RATE = 125.0  # originates per second the benchmark aims at (issue 5: sustain at least 100)
 _SWITCH_DEFAULT_LEGS = 1000
+_STOP_SECONDS = 10.0
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -82,6 +83,17 @@ async def start_simulator(
         process.kill()
         await process.wait()
         raise
+
+
+async def stop_simulator(simulator: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `_STOP_SECONDS`: a benchmark never waits on it forever."""
+    if simulator.returncode is None:
+        simulator.terminate()
+    try:
+        await asyncio.wait_for(simulator.wait(), _STOP_SECONDS)
+    except TimeoutError:
+        simulator.kill()
+        await simulator.wait()
 
 
 async def _bench_switch(seconds: float, legs: int) -> dict[str, object]:
@@ -149,11 +161,13 @@ async def _bench_switch(seconds: float, legs: int) -> dict[str, object]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        await switch.close()
-        await client.close()
-        await observer.close()
-        simulator.terminate()
-        await simulator.wait()
+        try:
+            async with asyncio.timeout(_STOP_SECONDS):
+                await switch.close()
+                await client.close()
+                await observer.close()
+        finally:
+            await stop_simulator(simulator)
     expected = ("LegRinging", "LegAnswered", "LegHangup")
     out_of_order = sum(1 for seen in states.values() if list(seen) != [s for s in expected if s in seen])
     return {
