@@ -204,7 +204,7 @@ async def seed_floor(sessions: async_sessionmaker[AsyncSession], clock: Clock, t
         page = await campaigns.list_campaigns(
             session, PageParams(limit=100, after=None), status=CampaignStatus.active, clock=clock
         )
-        if any(campaign.name == DEMO_CAMPAIGN for campaign in page.items):
+        if any(item["name"] == DEMO_CAMPAIGN for item in page["items"]):
             return False
         found = await users_repository.find_login(session, DEMO_USERS[0].email)
         if found is None:

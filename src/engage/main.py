@@ -8,6 +8,7 @@ server explicitly.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -157,6 +158,10 @@ def create_app(
                 )
             if on_ready is not None:
                 await on_ready(started)
+            # What start-up built (modules, phone-number metadata, compiled schemas and statements) lives as long as
+            # the process: frozen, the collector's full passes stop walking it, which showed as 100 ms stalls in
+            # the p99 of `engage bench api`.
+            gc.freeze()
             log.info("engage.ready", telephony=settings.telephony.value if with_switch else None)
             yield
 

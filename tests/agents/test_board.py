@@ -7,7 +7,7 @@ from datetime import datetime
 
 import httpx
 
-from engage.agents.schemas import AgentStatus, SettableStatus
+from engage.agents.schemas import AgentBoard, AgentStatus, SettableStatus
 from engage.core.clock import ManualClock
 from engage.core.principal import Role
 from engage.tenancy.models import Tenant
@@ -38,6 +38,8 @@ class TestBoard:
 
         assert response.status_code == 200, response.text
         body = response.json()
+        # Written as plain values, the body is exactly what the documented model would write.
+        assert AgentBoard.model_validate(body).model_dump(mode="json") == body
         assert set(body) == {"agents", "summary"}
         [entry] = body["agents"]
         assert set(entry) == AGENT_FIELDS

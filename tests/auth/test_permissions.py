@@ -1,5 +1,6 @@
 """Roles: agents may use none of /v1/users and /v1/teams, supervisors may list teams, admins may do
-everything; a refusal is a 403 problem, and every such route checks through the one `require` dependency."""
+everything; a refusal is a 403 problem, and every such route checks through `core.deps` (`require`, or
+`scoped`/`reading`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from starlette.routing import BaseRoute
 
 from engage.config import Settings
 from engage.core.db import tenant_transaction
-from engage.core.deps import require
+from engage.core.deps import permission_of
 from engage.core.principal import Permission, Role
 from engage.core.runtime import Runtime
 from engage.main import create_app
@@ -158,11 +159,9 @@ class TestPermissions:
 
         assert_problem(response, 401, "unauthorized")
 
-    def test_every_v1_route_outside_auth_checks_a_permission_through_require(
-        self, settings: Settings, runtime: Runtime
-    ) -> None:
+    def test_every_v1_route_outside_auth_checks_a_permission(self, settings: Settings, runtime: Runtime) -> None:
+        """Through `require`, or `scoped`/`reading` (the same check folded into one dependency)."""
         app = create_app(settings, runtime=runtime)
-        check = require(Permission.users_read).__code__
 
         every = {
             (method.upper(), path)
@@ -174,7 +173,10 @@ class TestPermissions:
             (method, route.path)
             for route in api_routes(app.routes)
             for method in route.methods or ()
-            if any(getattr(dependency.call, "__code__", None) is check for dependency in route.dependant.dependencies)
+            if any(
+                dependency.call is not None and permission_of(dependency.call) is not None
+                for dependency in route.dependant.dependencies
+            )
         }
 
         assert guarded == every

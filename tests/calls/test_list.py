@@ -110,6 +110,31 @@ class TestListCalls:
             "notes": "Renewed for a year",
         }
 
+    async def test_a_listed_call_is_the_body_its_own_get_returns(
+        self,
+        client: httpx.AsyncClient,
+        headers: dict[str, str],
+        tenant: Tenant,
+        campaign: uuid.UUID,
+        agent: User,
+        calls: Calls,
+    ) -> None:
+        """The list writes records as plain values, the single GET through the model: the two bodies agree, to
+        the microsecond."""
+        call = await calls.add(
+            tenant,
+            started_at=at("2026-06-12T06:15:00.123456Z"),
+            campaign_id=campaign,
+            agent_id=agent.id,
+            answered_at=at("2026-06-12T06:15:18.5Z"),
+            talk_time_seconds=3,
+            notes="Call back after Eid",
+        )
+        listed = await client.get("/v1/calls", headers=headers)
+        single = await client.get(f"/v1/calls/{call.id}", headers=headers)
+        assert listed.json()["items"] == [single.json()]
+        assert single.json()["started_at"] == "2026-06-12T06:15:00.123456Z"
+
     async def test_campaign_id_keeps_that_campaigns_calls(
         self,
         client: httpx.AsyncClient,

@@ -187,6 +187,37 @@ class TestListCampaigns:
         assert (body["total"], body["has_more"], body["next_cursor"]) == (2, False, None)
         assert all(set(item) == CAMPAIGN_FIELDS for item in body["items"])
 
+    async def test_a_listed_campaign_is_the_body_its_own_get_returns(
+        self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], build: Builder
+    ) -> None:
+        """The listing writes records as plain values, the single GET through the model: the two bodies agree,
+        every field set (calling window, abandon message, numbers stored as decimals, counters)."""
+        group = await build.cli_group(tenant)
+        created = await client.post(
+            "/v1/campaigns",
+            headers=headers,
+            json={
+                "name": "Q3 Insurance Renewal",
+                "dialing_mode": "power",
+                "cli_group_id": str(group),
+                "dial_ratio": 2.25,
+                "abandon_rate_target": 2.5,
+                "abandon_message": "ivr/sorry-we-missed-you.wav",
+                "calling_window": {"start": "09:30", "end": "17:45"},
+            },
+        )
+        assert created.status_code == 201, created.text
+        campaign = uuid.UUID(created.json()["id"])
+        await build.contacts(tenant, campaign, 2)
+        await build.contacts(tenant, campaign, 1, status="connected", attempts=1)
+
+        listed = await client.get("/v1/campaigns", headers=headers)
+        single = await client.get(f"/v1/campaigns/{campaign}", headers=headers)
+
+        assert listed.json()["items"] == [single.json()]
+        assert single.json()["total_contacts"] == 3
+        assert single.json()["calling_window"] == {"start": "09:30", "end": "17:45"}
+
     async def test_counters_come_from_the_stored_contacts_of_each_campaign(
         self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], build: Builder
     ) -> None:

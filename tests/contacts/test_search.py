@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from engage.campaigns.models import Campaign
 from engage.contacts import repository as contacts_repository
+from engage.contacts.schemas import SearchResult
 from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.principal import Role
 from engage.core.runtime import Runtime
@@ -50,6 +51,8 @@ async def search(client: httpx.AsyncClient, headers: dict[str, str], q: str, **e
     response = await client.post("/v1/contacts/search", headers=headers, json={"q": q, **extra})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    # Written as plain values, the body is exactly what the documented model would write.
+    assert SearchResult.model_validate(body).model_dump(mode="json") == body
     return body
 
 

@@ -7,16 +7,18 @@ first and then lock it, so concurrent changes of one agent's state serialise on 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import false, func, select
+from sqlalchemy import Uuid, bindparam, false, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.principal import Role
+from engage.core.sql import Compiled, Reads
 from engage.users.models import User
 
 from .models import AgentState, SipRegistration
@@ -98,13 +100,8 @@ class AgentRow:
 _REGISTERED = func.coalesce(SipRegistration.registered, false())
 
 
-async def list_agents(session: AsyncSession, *, team_id: uuid.UUID | None = None) -> list[AgentRow]:
-    """Every active agent of the tenant (optionally of one team) with its stored state and SIP registration, by
-    name.
-
-    Not paginated, like the seed's response: it is one contact centre's floor (hundreds of rows at most),
-    and the `summary` must count the same rows the list shows.
-    """
+@functools.cache
+def _floor(by_team: bool) -> Compiled:
     query = (
         select(
             User.id,
@@ -121,19 +118,27 @@ async def list_agents(session: AsyncSession, *, team_id: uuid.UUID | None = None
         .where(User.role == Role.agent.value, User.is_active.is_(True))
         .order_by(User.full_name, User.id)
     )
-    if team_id is not None:
-        query = query.where(User.team_id == team_id)
-    rows = (await session.execute(query)).all()
+    return Compiled(query.where(User.team_id == bindparam("team_id", type_=Uuid)) if by_team else query)
+
+
+async def list_agents(db: Reads, *, team_id: uuid.UUID | None = None) -> list[AgentRow]:
+    """Every active agent of the tenant (optionally of one team) with its stored state and SIP registration, by
+    name.
+
+    Not paginated, like the seed's response: it is one contact centre's floor (hundreds of rows at most),
+    and the `summary` must count the same rows the list shows.
+    """
+    rows = await (_floor(True).fetch(db, team_id=team_id) if team_id is not None else _floor(False).fetch(db))
     return [
         AgentRow(
-            id=row.id,
-            full_name=row.full_name,
-            created_at=row.created_at,
-            state=row.state,
-            state_since=row.state_since,
-            reason=row.reason,
-            current_call_id=row.current_call_id,
-            sip_registered=bool(row.sip_registered),
+            id=row["id"],
+            full_name=row["full_name"],
+            created_at=row["created_at"],
+            state=row["state"],
+            state_since=row["state_since"],
+            reason=row["reason"],
+            current_call_id=row["current_call_id"],
+            sip_registered=bool(row["sip_registered"]),
         )
         for row in rows
     ]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engage.core.clock import Clock, isoformat_z
 from engage.core.outbox import record_event
 from engage.core.principal import Principal, Role
+from engage.core.sql import Reads
 from engage.users.models import User
 
 from . import repository
@@ -141,11 +142,11 @@ def _availability(agent_id: uuid.UUID, state: str, state_since: datetime, reason
     return Availability(agent_id=agent_id, state=AgentStatus(state), state_since=state_since, reason=reason)
 
 
-async def board(session: AsyncSession, *, team_id: uuid.UUID | None = None) -> Board:
+async def board(db: Reads, *, team_id: uuid.UUID | None = None) -> Board:
     """Every active agent (of one team, if asked; an unknown team, like a team of another tenant, is simply one
     without agents, as in GET /v1/users?team_id=) and the counts per state."""
     entries: list[BoardEntry] = []
-    for row in await repository.list_agents(session, team_id=team_id):
+    for row in await repository.list_agents(db, team_id=team_id):
         state = AgentStatus(row.state) if row.state is not None else AgentStatus.offline
         entries.append(
             BoardEntry(

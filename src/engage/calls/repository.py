@@ -6,24 +6,33 @@ The figures are SQL aggregates (`count(*) FILTER (...)`): one statement per figu
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select
+import asyncpg
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from engage.core.pagination import PageParams, PageResult, paginate
+from engage.core.pagination import CompiledPage, PageParams, PageResult
+from engage.core.sql import Compiled, Reads, for_body
 
 from .models import LIVE_STATUSES, Call, CallStatus
 
-# The live statuses exactly as ix_calls_live's predicate lists them, rendered into the statement as literals:
-# PostgreSQL uses a partial index only when it can prove the query implies the index's predicate, which it
-# cannot do for bound parameters in a generic (cached) plan.
-_LIVE: BindParameter[list[str]] = bindparam(
-    "live_statuses", sorted(LIVE_STATUSES), expanding=True, literal_execute=True
-)
 _RINGING = (CallStatus.dialing.value, CallStatus.ringing.value)
 _CONNECTED = (CallStatus.answered.value, CallStatus.bridged.value)
 
@@ -39,19 +48,31 @@ class CallFilter:
     started_to: datetime | None = None
 
 
-async def list_calls(session: AsyncSession, params: PageParams, where: CallFilter) -> PageResult[Call]:
-    query: Select[Call] = select(Call)
-    if where.campaign_id is not None:
-        query = query.where(Call.campaign_id == where.campaign_id)
-    if where.agent_id is not None:
-        query = query.where(Call.agent_id == where.agent_id)
-    if where.status is not None:
-        query = query.where(Call.status == where.status)
-    if where.started_from is not None:
-        query = query.where(Call.started_at >= where.started_from)
-    if where.started_to is not None:
-        query = query.where(Call.started_at <= where.started_to)
-    return await paginate(session, query, Call.id, params)
+_INSTANT = DateTime(timezone=True)
+# The list's filters by `CallFilter` field; each takes its value from a parameter of that name.
+_LIST_FILTERS = {
+    "campaign_id": Call.campaign_id == bindparam("campaign_id", type_=Uuid),
+    "agent_id": Call.agent_id == bindparam("agent_id", type_=Uuid),
+    "status": Call.status == bindparam("status", type_=String),
+    "started_from": Call.started_at >= bindparam("started_from", type_=_INSTANT),
+    "started_to": Call.started_at <= bindparam("started_to", type_=_INSTANT),
+}
+
+
+@functools.cache
+def _listing(filters: frozenset[str]) -> CompiledPage:
+    conditions = [condition for name, condition in _LIST_FILTERS.items() if name in filters]
+    return CompiledPage.of(
+        select(*for_body(*Call.__table__.columns)).where(*conditions),
+        Call.__table__.c.id,
+        count_from=select(Call.id).where(*conditions),
+    )
+
+
+async def list_calls(db: Reads, params: PageParams, where: CallFilter) -> PageResult[asyncpg.Record]:
+    """A page of calls as records (every column of `calls`) and the filtered total, in one statement."""
+    given = {name: getattr(where, name) for name in _LIST_FILTERS if getattr(where, name) is not None}
+    return await _listing(frozenset(given)).fetch(db, params, **given)
 
 
 async def get_call(session: AsyncSession, call_id: uuid.UUID) -> Call | None:
@@ -118,24 +139,45 @@ async def day_figures(
     )
 
 
-async def live_counts(session: AsyncSession) -> tuple[int, int]:
+def _among(column: InstrumentedAttribute[str], values: Iterable[str]) -> ColumnElement[bool]:
+    """`column IN ('a', 'b')` with the values written into the SQL (constants of this module, never input):
+    PostgreSQL uses a partial index (ix_calls_live lists the live statuses) only when it can prove the query implies
+    the index's predicate, which it cannot do for bound parameters in a generic (cached) plan."""
+    return column.in_([literal_column(f"'{value}'") for value in sorted(values)])
+
+
+_LIVE_COUNTS = Compiled(
+    select(_count(_among(Call.status, _RINGING)), _count(_among(Call.status, _CONNECTED))).where(
+        _among(Call.status, LIVE_STATUSES)
+    )
+)
+
+
+async def live_counts(db: Reads) -> tuple[int, int]:
     """(ringing, connected) among the tenant's live calls, in one statement served by ix_calls_live."""
-    query = select(_count(Call.status.in_(_RINGING)), _count(Call.status.in_(_CONNECTED))).where(Call.status.in_(_LIVE))
-    row = (await session.execute(query)).one()
+    row = await _LIVE_COUNTS.fetchrow(db)
+    if row is None:
+        raise RuntimeError("an aggregate without GROUP BY returned no row")
     return int(row[0]), int(row[1])
 
 
+_AGENT_DAY_FIGURES = Compiled(
+    select(Call.agent_id, func.count(), func.coalesce(func.sum(Call.talk_time_seconds), 0))
+    .where(
+        Call.agent_id == any_(bindparam("agent_ids", type_=ARRAY(Uuid))),
+        Call.started_at >= bindparam("start", type_=_INSTANT),
+        Call.started_at < bindparam("end", type_=_INSTANT),
+    )
+    .group_by(Call.agent_id)
+)
+
+
 async def agent_day_figures(
-    session: AsyncSession, agent_ids: Sequence[uuid.UUID], *, start: datetime, end: datetime
+    db: Reads, agent_ids: Sequence[uuid.UUID], *, start: datetime, end: datetime
 ) -> dict[uuid.UUID, tuple[int, int]]:
     """(calls, talk time in seconds) per agent over the calls started in [start, end), in one grouped statement
     (served by ix_calls_agent_id_started_at). An agent without calls is absent."""
     if not agent_ids:
         return {}
-    query = (
-        select(Call.agent_id, func.count(), func.coalesce(func.sum(Call.talk_time_seconds), 0))
-        .where(Call.agent_id.in_(agent_ids), Call.started_at >= start, Call.started_at < end)
-        .group_by(Call.agent_id)
-    )
-    rows = (await session.execute(query)).all()
+    rows = await _AGENT_DAY_FIGURES.fetch(db, agent_ids=list(agent_ids), start=start, end=end)
     return {row[0]: (int(row[1]), int(row[2] or 0)) for row in rows if row[0] is not None}

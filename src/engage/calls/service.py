@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,15 +23,16 @@ from engage.agents import service as agents
 from engage.campaigns import service as campaigns
 from engage.core.clock import Clock
 from engage.core.errors import ValidationFailed
-from engage.core.pagination import PageParams, PageResult
+from engage.core.pagination import PageParams
 from engage.core.principal import Principal, Role
+from engage.core.sql import Reads
 from engage.tenancy import service as tenancy_service
 
 from . import repository
 from .errors import CallNotFound
 from .models import Call, CallStatus
 from .repository import CallFilter
-from .schemas import ActiveCalls, CallsToday
+from .schemas import ActiveCalls, CallRead, CallsToday
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +52,8 @@ def local_day(now: datetime, zone: ZoneInfo) -> LocalDay:
     return LocalDay(date=today, start=start, end=end)
 
 
-async def _today(session: AsyncSession, tenant_id: uuid.UUID, clock: Clock) -> LocalDay:
-    zone = ZoneInfo(await tenancy_service.timezone(session, tenant_id))
+async def _today(db: Reads, tenant_id: uuid.UUID, clock: Clock) -> LocalDay:
+    zone = ZoneInfo(await tenancy_service.timezone(db, tenant_id))
     return local_day(clock.now(), zone)
 
 
@@ -60,11 +62,11 @@ def _own_agent(principal: Principal) -> uuid.UUID | None:
     return principal.user_id if principal.role is Role.agent else None
 
 
-_EMPTY: PageResult[Call] = PageResult(rows=[], total=0, next_cursor=None, has_more=False)
+_EMPTY: dict[str, Any] = {"items": [], "total": 0, "next_cursor": None, "has_more": False}
 
 
 async def list_calls(
-    session: AsyncSession,
+    db: Reads,
     principal: Principal,
     params: PageParams,
     *,
@@ -73,8 +75,9 @@ async def list_calls(
     status: CallStatus | None = None,
     started_from: datetime | None = None,
     started_to: datetime | None = None,
-) -> PageResult[Call]:
-    """GET /v1/calls: newest first; `started_from` and `started_to` inclusive."""
+) -> dict[str, Any]:
+    """GET /v1/calls: newest first; `started_from` and `started_to` inclusive. The JSON body of
+    `Page[CallRead]`, as plain values (see `CallRead.body_of_record`)."""
     if started_from is not None and started_to is not None and started_from > started_to:
         raise ValidationFailed(
             "from: must not be after to", extra={"errors": [{"field": "from", "message": "must not be after to"}]}
@@ -92,7 +95,13 @@ async def list_calls(
         started_from=started_from,
         started_to=started_to,
     )
-    return await repository.list_calls(session, params, where)
+    page = await repository.list_calls(db, params, where)
+    return {
+        "items": [CallRead.body_of_record(row) for row in page.rows],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+    }
 
 
 async def get_call(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Call:
@@ -128,9 +137,9 @@ async def count_today(
     )
 
 
-async def active_count(session: AsyncSession, *, clock: Clock) -> ActiveCalls:
+async def active_count(db: Reads, *, clock: Clock) -> ActiveCalls:
     """GET /v1/calls/active-count: the tenant's live calls (a wallboard's figure: not narrowed per agent)."""
-    ringing, connected = await repository.live_counts(session)
+    ringing, connected = await repository.live_counts(db)
     return ActiveCalls(active_calls=ringing + connected, ringing=ringing, connected=connected, as_of=clock.now())
 
 
@@ -151,14 +160,10 @@ class LiveBoard:
         return self.figures.get(agent_id, AgentFigures())
 
 
-async def board(
-    session: AsyncSession, tenant_id: uuid.UUID, *, team_id: uuid.UUID | None = None, clock: Clock
-) -> LiveBoard:
+async def board(db: Reads, tenant_id: uuid.UUID, *, team_id: uuid.UUID | None = None, clock: Clock) -> LiveBoard:
     """GET /v1/agents/state: the board, plus calls and talk time per agent today, from one grouped query."""
-    floor = await agents.board(session, team_id=team_id)
-    day = await _today(session, tenant_id, clock)
-    counts = await repository.agent_day_figures(
-        session, [entry.id for entry in floor.agents], start=day.start, end=day.end
-    )
+    floor = await agents.board(db, team_id=team_id)
+    day = await _today(db, tenant_id, clock)
+    counts = await repository.agent_day_figures(db, [entry.id for entry in floor.agents], start=day.start, end=day.end)
     figures = {agent_id: AgentFigures(calls, talk) for agent_id, (calls, talk) in counts.items()}
     return LiveBoard(board=floor, figures=figures)

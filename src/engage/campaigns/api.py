@@ -11,11 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.deps import Reading, RuntimeDep, SessionDep, reading, require
 from engage.core.openapi import links
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
-from engage.core.responses import serialized
+from engage.core.responses import json_body
 from engage.core.schemas import Instant
 
 from . import service
@@ -36,6 +36,8 @@ from .schemas import (
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 
 CampaignsReader = Annotated[Principal, Depends(require(Permission.campaigns_read))]
+# The listing's one dependency (`core.deps.reading`): caller, permission and a read-only transaction.
+CampaignsReads = Annotated[Reading, Depends(reading(Permission.campaigns_read), scope="function")]
 CampaignsWriter = Annotated[Principal, Depends(require(Permission.campaigns_write))]
 AgentsReader = Annotated[Principal, Depends(require(Permission.agents_read))]
 CampaignPage = Annotated[PageParams, Depends(page_params(default=20, maximum=100))]
@@ -48,9 +50,7 @@ def _read(view: service.CampaignView) -> CampaignRead:
 
 @router.get("/campaigns", response_model=Page[CampaignRead], summary="List campaigns")
 async def list_campaigns(
-    _: CampaignsReader,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    reads: CampaignsReads,
     page: CampaignPage,
     status: Annotated[CampaignStatus | None, Query()] = None,
     dialing_mode: Annotated[DialingMode | None, Query()] = None,
@@ -58,15 +58,15 @@ async def list_campaigns(
     created_to: Annotated[Instant | None, Query(description="Created at or before (ISO-8601 instant)")] = None,
 ) -> Response:
     result = await service.list_campaigns(
-        session,
+        reads.db,
         page,
         status=status,
         dialing_mode=dialing_mode,
         created_from=created_from,
         created_to=created_to,
-        clock=runtime.clock,
+        clock=reads.runtime.clock,
     )
-    return serialized(result)
+    return json_body(result)
 
 
 @router.post(

@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Any
 
-from sqlalchemy import Row, Select, func, select, true
+import asyncpg
+from sqlalchemy import ARRAY, DateTime, Row, Select, String, Uuid, any_, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.cli_groups import service as cli_groups
-from engage.core.pagination import PageParams, PageResult, paginate, paginate_rows
+from engage.core.pagination import CompiledPage, PageParams, PageResult, paginate
+from engage.core.sql import Compiled, Reads, for_body
 from engage.users import service as users
 
 from .models import Campaign, CampaignAgent, CampaignHourly, CampaignStats
@@ -41,40 +43,33 @@ async def flush(session: AsyncSession) -> None:
     await session.flush()
 
 
-async def list_campaign_rows(
-    session: AsyncSession,
-    params: PageParams,
-    *,
-    since: datetime,
-    status: str | None = None,
-    dialing_mode: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-) -> PageResult[Row[Any]]:
-    """A page of campaigns as plain rows with their counters, and the filtered total, in one statement: every
-    column of `campaigns`, `total_contacts`/`contacted`/`connected` from the row the triggers on `contacts` keep
-    (`campaign_stats`), and `abandoned`/`answered` summed over the hourly rows after `since`. Its cost does not
-    grow with the contacts the campaigns hold."""
-    filters = []
-    if status is not None:
-        filters.append(Campaign.status == status)
-    if dialing_mode is not None:
-        filters.append(Campaign.dialing_mode == dialing_mode)
-    if created_from is not None:
-        filters.append(Campaign.created_at >= created_from)
-    if created_to is not None:
-        filters.append(Campaign.created_at <= created_to)
+# The listing's optional filters, by parameter name; each takes its value from a parameter of that name.
+_INSTANT = DateTime(timezone=True)
+_LISTING_FILTERS = {
+    "status": Campaign.status == bindparam("status", type_=String),
+    "dialing_mode": Campaign.dialing_mode == bindparam("dialing_mode", type_=String),
+    "created_from": Campaign.created_at >= bindparam("created_from", type_=_INSTANT),
+    "created_to": Campaign.created_at <= bindparam("created_to", type_=_INSTANT),
+}
+
+
+@functools.cache
+def _listing(filters: frozenset[str]) -> CompiledPage:
+    """The listing with these filters, compiled once: every column of `campaigns`, `total_contacts`/`contacted`/
+    `connected` from the row the triggers on `contacts` keep (`campaign_stats`), and `abandoned`/`answered` summed
+    over the hourly rows after `since`. Its cost does not grow with the contacts the campaigns hold."""
+    conditions = [condition for name, condition in _LISTING_FILTERS.items() if name in filters]
     hourly = (
         select(
             func.coalesce(func.sum(CampaignHourly.abandoned), 0).label("abandoned"),
             func.coalesce(func.sum(CampaignHourly.answered), 0).label("answered"),
         )
-        .where(CampaignHourly.campaign_id == Campaign.id, CampaignHourly.hour > since)
+        .where(CampaignHourly.campaign_id == Campaign.id, CampaignHourly.hour > bindparam("since", type_=_INSTANT))
         .lateral("hourly")
     )
     query = (
         select(
-            *Campaign.__table__.columns,
+            *for_body(*Campaign.__table__.columns),
             func.coalesce(CampaignStats.total_contacts, 0).label("total_contacts"),
             func.coalesce(CampaignStats.contacted, 0).label("contacted"),
             func.coalesce(CampaignStats.connected, 0).label("connected"),
@@ -84,11 +79,26 @@ async def list_campaign_rows(
         .select_from(Campaign)
         .outerjoin(CampaignStats, CampaignStats.campaign_id == Campaign.id)
         .outerjoin(hourly, true())
-        .where(*filters)
+        .where(*conditions)
     )
-    return await paginate_rows(
-        session, query, Campaign.__table__.c.id, params, count_from=select(Campaign.id).where(*filters)
-    )
+    return CompiledPage.of(query, Campaign.__table__.c.id, count_from=select(Campaign.id).where(*conditions))
+
+
+async def list_campaign_rows(
+    db: Reads,
+    params: PageParams,
+    *,
+    since: datetime,
+    status: str | None = None,
+    dialing_mode: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+) -> PageResult[asyncpg.Record]:
+    """A page of campaigns as records with their counters (see `_listing`), and the filtered total, in one
+    statement."""
+    filters = {"status": status, "dialing_mode": dialing_mode, "created_from": created_from, "created_to": created_to}
+    given = {name: value for name, value in filters.items() if value is not None}
+    return await _listing(frozenset(given)).fetch(db, params, since=since, **given)
 
 
 async def assign_agents(
@@ -178,21 +188,29 @@ class CallingContext:
     cli_numbers: frozenset[str]
 
 
-async def calling_contexts(
-    session: AsyncSession, campaign_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, CallingContext]:
+@functools.cache
+def _calling_contexts() -> Compiled:
+    numbers_of = cli_groups.group_numbers()
+    return Compiled(
+        select(Campaign.id, Campaign.calling_window_start, Campaign.calling_window_end, numbers_of.c.number)
+        .outerjoin(numbers_of, numbers_of.c.cli_group_id == Campaign.cli_group_id)
+        .where(Campaign.id == any_(bindparam("campaign_ids", type_=ARRAY(Uuid))))
+    )
+
+
+_EXISTS = Compiled(select(Campaign.id).where(Campaign.id == bindparam("campaign_id", type_=Uuid)))
+
+
+async def exists(db: Reads, campaign_id: uuid.UUID) -> bool:
+    return await _EXISTS.fetchval(db, campaign_id=campaign_id) is not None
+
+
+async def calling_contexts(db: Reads, campaign_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, CallingContext]:
     """The tenant's campaigns among these (RLS hides the rest), with their CLI group's numbers: one statement,
     the numbers joined from `cli_groups.service.group_numbers()`."""
     if not campaign_ids:
         return {}
-    numbers_of = cli_groups.group_numbers()
-    rows = (
-        await session.execute(
-            select(Campaign.id, Campaign.calling_window_start, Campaign.calling_window_end, numbers_of.c.number)
-            .outerjoin(numbers_of, numbers_of.c.cli_group_id == Campaign.cli_group_id)
-            .where(Campaign.id.in_(list(campaign_ids)))
-        )
-    ).all()
+    rows = await _calling_contexts().fetch(db, campaign_ids=list(campaign_ids))
     numbers: dict[uuid.UUID, set[str]] = {}
     windows: dict[uuid.UUID, tuple[time | None, time | None]] = {}
     for campaign_id, start, end, number in rows:

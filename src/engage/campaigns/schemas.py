@@ -7,6 +7,7 @@ Rates and ratios are stored as NUMERIC (exact to two decimals) and sent as JSON 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
@@ -24,7 +25,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import Row
 
 from engage.core.openapi import omit_or_set
 from engage.core.schemas import ReadModel, StrictModel
@@ -197,43 +197,65 @@ class CampaignRead(ReadModel):
 
     @classmethod
     def of(cls, campaign: Campaign, counters: CampaignCounters) -> CampaignRead:
-        return cls._of(campaign, counters, validate=True)
+        return cls(
+            id=campaign.id,
+            name=campaign.name,
+            status=CampaignStatus(campaign.status),
+            dialing_mode=DialingMode(campaign.dialing_mode),
+            cli_group_id=campaign.cli_group_id,
+            max_attempts=campaign.max_attempts,
+            retry_delay_minutes=campaign.retry_delay_minutes,
+            dial_ratio=float(campaign.dial_ratio),
+            timezone=campaign.timezone,
+            wrap_up_seconds=campaign.wrap_up_seconds,
+            abandon_rate_target=float(campaign.abandon_rate_target),
+            abandon_lockout_hours=campaign.abandon_lockout_hours,
+            abandon_message=campaign.abandon_message,
+            calling_window=CallingWindow.of(campaign.calling_window_start, campaign.calling_window_end),
+            total_contacts=counters.total_contacts,
+            contacted=counters.contacted,
+            connected=counters.connected,
+            abandon_rate=counters.abandon_rate,
+            created_at=campaign.created_at,
+            updated_at=campaign.updated_at,
+            started_at=campaign.started_at,
+            paused_at=campaign.paused_at,
+            completed_at=campaign.completed_at,
+        )
 
-    @classmethod
-    def of_row(cls, row: Row[Any], abandon_rate: float) -> CampaignRead:
-        """From a row of `campaigns` with its counters (the listing's one statement), without re-validating what
-        the database already typed (`model_construct`; each value converted as `of` converts it)."""
-        counters = CampaignCounters(int(row.total_contacts), int(row.contacted), int(row.connected), abandon_rate)
-        return cls._of(row, counters, validate=False)
-
-    @classmethod
-    def _of(cls, campaign: Campaign | Row[Any], counters: CampaignCounters, *, validate: bool) -> CampaignRead:
-        fields: dict[str, Any] = {
-            "id": campaign.id,
-            "name": campaign.name,
-            "status": CampaignStatus(campaign.status),
-            "dialing_mode": DialingMode(campaign.dialing_mode),
-            "cli_group_id": campaign.cli_group_id,
-            "max_attempts": campaign.max_attempts,
-            "retry_delay_minutes": campaign.retry_delay_minutes,
-            "dial_ratio": float(campaign.dial_ratio),
-            "timezone": campaign.timezone,
-            "wrap_up_seconds": campaign.wrap_up_seconds,
-            "abandon_rate_target": float(campaign.abandon_rate_target),
-            "abandon_lockout_hours": campaign.abandon_lockout_hours,
-            "abandon_message": campaign.abandon_message,
-            "calling_window": CallingWindow.of(campaign.calling_window_start, campaign.calling_window_end),
-            "total_contacts": counters.total_contacts,
-            "contacted": counters.contacted,
-            "connected": counters.connected,
-            "abandon_rate": counters.abandon_rate,
-            "created_at": campaign.created_at,
-            "updated_at": campaign.updated_at,
-            "started_at": campaign.started_at,
-            "paused_at": campaign.paused_at,
-            "completed_at": campaign.completed_at,
+    @staticmethod
+    def body_of_record(record: Mapping[str, Any], abandon_rate: float) -> dict[str, Any]:
+        """The JSON body `of` would give, from a record of the listing (a row of `campaigns` with its counters),
+        without building or validating a model: each value converted as `of` converts it (a test holds the two
+        equal)."""
+        start, end = record["calling_window_start"], record["calling_window_end"]
+        return {
+            "id": record["id"],
+            "name": record["name"],
+            "status": record["status"],
+            "dialing_mode": record["dialing_mode"],
+            "cli_group_id": record["cli_group_id"],
+            "max_attempts": record["max_attempts"],
+            "retry_delay_minutes": record["retry_delay_minutes"],
+            "dial_ratio": float(record["dial_ratio"]),
+            "timezone": record["timezone"],
+            "wrap_up_seconds": record["wrap_up_seconds"],
+            "abandon_rate_target": float(record["abandon_rate_target"]),
+            "abandon_lockout_hours": record["abandon_lockout_hours"],
+            "abandon_message": record["abandon_message"],
+            "calling_window": None
+            if start is None or end is None
+            else {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")},
+            "total_contacts": int(record["total_contacts"]),
+            "contacted": int(record["contacted"]),
+            "connected": int(record["connected"]),
+            "abandon_rate": abandon_rate,
+            "created_at": record["created_at"],
+            "updated_at": record["updated_at"],
+            "started_at": record["started_at"],
+            "paused_at": record["paused_at"],
+            "completed_at": record["completed_at"],
         }
-        return cls(**fields) if validate else cls.model_construct(**fields)
 
 
 class CampaignStarted(ReadModel):

@@ -29,7 +29,8 @@ from engage.core.clock import Clock, isoformat_z
 from engage.core.errors import ValidationFailed
 from engage.core.ids import new_id
 from engage.core.outbox import record_event
-from engage.core.pagination import Page, PageParams, PageResult
+from engage.core.pagination import PageParams, PageResult
+from engage.core.sql import Reads
 from engage.users import service as users
 
 from . import repository
@@ -175,14 +176,16 @@ async def get_campaign(session: AsyncSession, campaign_id: uuid.UUID, *, clock: 
     return await _view(session, await _get(session, campaign_id), clock=clock)
 
 
-async def ensure_exists(session: AsyncSession, campaign_id: uuid.UUID) -> None:
+async def ensure_exists(db: Reads, campaign_id: uuid.UUID) -> None:
     """A campaign of the caller's tenant has this id, else the campaign's 404 (another tenant's campaign reads as
-    unknown): for the domains that scope a request to a campaign."""
-    await _get(session, campaign_id)
+    unknown): for the domains that scope a request to a campaign. (A read of the table: a campaign this session
+    added is flushed when it is added.)"""
+    if not await repository.exists(db, campaign_id):
+        raise CampaignNotFound(f"No campaign {campaign_id} in your organisation.")
 
 
 async def list_campaigns(
-    session: AsyncSession,
+    db: Reads,
     params: PageParams,
     *,
     status: CampaignStatus | None = None,
@@ -190,14 +193,16 @@ async def list_campaigns(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     clock: Clock,
-) -> Page[CampaignRead]:
+) -> dict[str, Any]:
+    """A page of campaigns as the JSON body of `Page[CampaignRead]` (plain values, not models: see
+    `CampaignRead.body_of_record`)."""
     if created_from is not None and created_to is not None and created_from > created_to:
         raise ValidationFailed(
             "created_from: must not be after created_to",
             extra={"errors": [{"field": "created_from", "message": "must not be after created_to"}]},
         )
     page = await repository.list_campaign_rows(
-        session,
+        db,
         params,
         since=clock.now() - ABANDON_WINDOW,
         status=status.value if status else None,
@@ -205,12 +210,15 @@ async def list_campaigns(
         created_from=created_from,
         created_to=created_to,
     )
-    return Page[CampaignRead].model_construct(
-        items=[CampaignRead.of_row(row, abandon_rate(int(row.abandoned), int(row.answered))) for row in page.rows],
-        total=page.total,
-        next_cursor=page.next_cursor,
-        has_more=page.has_more,
-    )
+    return {
+        "items": [
+            CampaignRead.body_of_record(row, abandon_rate(int(row["abandoned"]), int(row["answered"])))
+            for row in page.rows
+        ],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+    }
 
 
 async def update_campaign(
@@ -333,9 +341,7 @@ async def list_agents(
     )
 
 
-async def calling_contexts(
-    session: AsyncSession, campaign_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, CallingContext]:
+async def calling_contexts(db: Reads, campaign_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, CallingContext]:
     """Calling window and CLI numbers of those of these campaigns the tenant has (one query for a whole batch):
     the compliance gate's campaign facts. An id absent from the result is not a campaign of the tenant."""
-    return await repository.calling_contexts(session, campaign_ids)
+    return await repository.calling_contexts(db, campaign_ids)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import String, Subquery, any_, exists, literal, select
+from sqlalchemy import String, Subquery, any_, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
+from engage.core.sql import Compiled, Reads
 
 from .models import CliGroup, CliNumber
 
@@ -41,13 +42,14 @@ async def numbers_in_use(session: AsyncSession, numbers: Collection[str]) -> lis
     return list((await session.scalars(query)).all())
 
 
-async def owned_numbers(session: AsyncSession, numbers: Collection[str]) -> set[str]:
+_OWNED = Compiled(select(CliNumber.number).where(CliNumber.number == any_(bindparam("numbers", type_=ARRAY(String)))))
+
+
+async def owned_numbers(db: Reads, numbers: Collection[str]) -> set[str]:
     """Which of these caller IDs are in one of the tenant's CLI groups (one array parameter for the batch)."""
     if not numbers:
         return set()
-    wanted = literal(list(numbers), ARRAY(String))
-    rows = await session.scalars(select(CliNumber.number).where(CliNumber.number == any_(wanted)))
-    return set(rows.all())
+    return {row[0] for row in await _OWNED.fetch(db, numbers=list(numbers))}
 
 
 def group_numbers() -> Subquery:

@@ -19,6 +19,7 @@ from engage.core.errors import ValidationFailed
 from engage.core.ids import new_id
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
+from engage.core.sql import Reads
 from engage.tenancy import service as tenancy_service
 
 from . import repository
@@ -92,9 +93,9 @@ async def group_exists(session: AsyncSession, group_id: uuid.UUID) -> bool:
     return await repository.group_exists(session, group_id)
 
 
-async def owned_numbers(session: AsyncSession, numbers: Collection[str]) -> set[str]:
+async def owned_numbers(db: Reads, numbers: Collection[str]) -> set[str]:
     """Which of these caller IDs (E.164) are in one of the tenant's CLI groups: one query for a whole batch."""
-    return await repository.owned_numbers(session, numbers)
+    return await repository.owned_numbers(db, numbers)
 
 
 def group_numbers() -> Subquery:

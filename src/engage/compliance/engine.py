@@ -166,7 +166,7 @@ class DatabaseFacts:
             session, {item.request.campaign_id for item in items if item.request.campaign_id}
         )
         on_tenant_dnc = await dnc.listed(session, phones)
-        loads = await registry.loads_by_jurisdiction(session)
+        loads = await registry.loaded_jurisdictions(session)
         on_registry = await registry.listed(session, [(i.subject.jurisdiction, i.subject.phone) for i in items])
         consented = await consents.for_phones(session, list(phones))
         clis = {item.request.cli for item in items if item.request.cli}
@@ -260,12 +260,12 @@ class Engine:
         return [result for result in results if result is not None]
 
     async def _gather(self, session: AsyncSession, items: list[Resolved], now: datetime) -> list[Gathered | str]:
-        # A savepoint: a query that fails or times out must leave the transaction able to write the audit.
-        async with session.begin_nested():
-            # Below the budget, so a slow query is stopped by PostgreSQL before asyncio has to cancel it.
-            await repository.limit_statements(session, f"{max(1, int(self.budget_seconds * 800))}ms")
+        # A savepoint: a query that fails or times out must leave the transaction able to write the audit. Its
+        # statement timeout is below the budget, so a slow query is stopped by PostgreSQL before asyncio has to
+        # cancel it.
+        await session.flush()  # what the caller's transaction added (a dialer's attempts) is a fact too
+        async with repository.bounded(session, int(self.budget_seconds * 800)):
             gathered: list[Gathered | str] = await self.source.gather(session, items, now)
-        await repository.unlimit_statements(session)
         return gathered
 
     async def _audit(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from sqlalchemy import String, any_, func, literal, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from engage.core.sql import Compiled, Reads, driver_of
 
 from .models import AuditEntry, DialAttempt
 
@@ -50,21 +53,30 @@ async def statement_timeout(session: AsyncSession) -> str:
     return str(await session.scalar(text("SELECT current_setting('statement_timeout')")))
 
 
-async def limit_statements(session: AsyncSession, value: str) -> None:
-    """Until the transaction ends or the enclosing savepoint is rolled back."""
-    await session.execute(text("SELECT set_config('statement_timeout', :value, true)"), {"value": value})
-
-
-async def unlimit_statements(session: AsyncSession) -> None:
-    """Back to the connection's own statement timeout (the one it was opened with)."""
-    await session.execute(text("RESET statement_timeout"))
+@asynccontextmanager
+async def bounded(db: Reads, timeout_ms: int) -> AsyncIterator[None]:
+    """A savepoint whose statements PostgreSQL stops after `timeout_ms`: one that fails or runs late is undone to
+    the savepoint, and the transaction can still write the audit. In and out are one message each (`SAVEPOINT`
+    with `SET LOCAL`; `RELEASE` with `RESET`), where a session's savepoint and two settings took four."""
+    connection = await driver_of(db)
+    await connection.execute(f"SAVEPOINT compliance_facts; SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+    try:
+        yield
+    except BaseException:
+        if not connection.is_closed():
+            # Undoes the SET LOCAL too.
+            await connection.execute("ROLLBACK TO SAVEPOINT compliance_facts; RELEASE SAVEPOINT compliance_facts")
+        raise
+    # Back to the connection's own statement timeout (the one it was opened with).
+    await connection.execute("RELEASE SAVEPOINT compliance_facts; RESET statement_timeout")
 
 
 # One statement for a whole batch, compiled and prepared once whatever its size: the columns travel as
 # arrays (asyncpg binary protocol). The chain trigger numbers rows in the order the statement inserts them,
 # which the ORDER BY fixes, so sorting the returned numbers gives them back in request order.
-_APPEND_AUDIT = text(
-    """
+_APPEND_AUDIT = Compiled(
+    text(
+        """
     INSERT INTO compliance_audit (tenant_id, decided_at, channel, actor_user_id, campaign_id, phone, jurisdiction,
                                   rule_version, allowed, blocking_rule, blocking_reason, checks, request)
     SELECT CAST(:tenant_id AS uuid), CAST(:decided_at AS timestamptz), :channel, CAST(:actor_user_id AS uuid),
@@ -78,6 +90,7 @@ _APPEND_AUDIT = text(
     ORDER BY u.position
     RETURNING seq
     """
+    )
 )
 
 
@@ -95,7 +108,7 @@ class AuditRow:
 
 
 async def append_audit(
-    session: AsyncSession,
+    db: Reads,
     rows: Sequence[AuditRow],
     *,
     tenant_id: uuid.UUID,
@@ -106,9 +119,9 @@ async def append_audit(
     """Append the decisions of one batch, in order; their `seq`, in the same order."""
     if not rows:
         return []
-    result = await session.scalars(
-        _APPEND_AUDIT,
-        {
+    found = await _APPEND_AUDIT.fetch(
+        db,
+        **{
             "tenant_id": tenant_id,
             "decided_at": decided_at,
             "channel": channel,
@@ -124,7 +137,7 @@ async def append_audit(
             "requests": [json.dumps(row.request, ensure_ascii=False) for row in rows],
         },
     )
-    return sorted(result.all())
+    return sorted(row[0] for row in found)
 
 
 async def get_audit(session: AsyncSession, seq: int) -> AuditEntry | None:

@@ -6,6 +6,7 @@ above contacts in the import layers (docs/architecture.md), and contacts only ne
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Sequence
@@ -15,21 +16,27 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
+    String,
+    Text,
+    Uuid,
     and_,
+    bindparam,
     case,
     column,
     false,
     func,
-    literal,
     or_,
     select,
     table,
     text,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
+from engage.core.sql import Compiled, Reads
 
 from .models import Contact
 
@@ -185,18 +192,29 @@ def _contains(value: ColumnElement[Any]) -> ColumnElement[bool]:
 _NOT_A_WORD_CHARACTER = re.compile(r"\W")
 
 
-def _word_matches(word: str) -> ColumnElement[bool] | None:
-    """A word of three characters or more: a substring of the text. A shorter one is a word prefix ("al" finds
-    "Al Rashid"): a regular expression anchored at a word start, from which pg_trgm still takes the padded
-    trigram of a word's beginning, so the same index serves it."""
+def _word_kind(word: str) -> str | None:
+    """How a word matches: "substring" (three characters or more), "prefix" (shorter), None (no letters)."""
     if len(word) >= _TRIGRAM:
-        return _contains(func.engage_search_normalize(literal(_like_escape(word))))
+        return "substring"
+    return "prefix" if _NOT_A_WORD_CHARACTER.sub("", word) else None
+
+
+def _word_value(word: str) -> str:
+    """The word as its match's parameter takes it."""
+    if len(word) >= _TRIGRAM:
+        return _like_escape(word)
     # Only word characters reach the expression, so none of them is a regular-expression operator.
-    letters = _NOT_A_WORD_CHARACTER.sub("", word)
-    if not letters:
-        return None
-    normalized = func.regexp_replace(func.engage_search_normalize(literal(letters)), r"\W", "", "g")
-    return _text.op("~")(func.concat("(^| )", normalized))
+    return _NOT_A_WORD_CHARACTER.sub("", word)
+
+
+def _word_match(kind: str, parameter: str) -> ColumnElement[bool]:
+    """A substring of the text; or, for a word under three characters, a word prefix ("al" finds "Al Rashid"): a
+    regular expression anchored at a word start, from which pg_trgm still takes the padded trigram of a word's
+    beginning, so the same index serves it."""
+    value = func.engage_search_normalize(bindparam(parameter, type_=String))
+    if kind == "substring":
+        return _contains(value)
+    return _text.op("~")(func.concat("(^| )", func.regexp_replace(value, r"\W", "", "g")))
 
 
 # Ranking orders the matches by similarity, and every match costs a read of its row (the trigram index only
@@ -206,32 +224,32 @@ def _word_matches(word: str) -> ColumnElement[bool] | None:
 MAX_MATCHES = 1000
 
 
-async def search(
-    session: AsyncSession, terms: SearchTerms, *, campaign_id: uuid.UUID | None, limit: int
-) -> tuple[list[dict[str, Any]], int]:
-    """Ranked matches (exact phone first, then trigram similarity to the normalised query) and their count,
-    both within the first MAX_MATCHES matches."""
+@functools.lru_cache(maxsize=256)
+def _search(kinds: tuple[str, ...], digits: bool, e164: bool, in_campaign: bool) -> Compiled:
+    """The search of this shape (its words' kinds, whether the query has digits or is a number, whether a
+    campaign narrows it), compiled once. Parameters: `word0`…, `digits`, `e164`, `text`, `campaign_id`,
+    `max_matches`, `page_limit`."""
     matches: list[ColumnElement[bool]] = []
-    words = [m for m in (_word_matches(w) for w in terms.words) if m is not None]
-    if words:
-        matches.append(and_(*words))
-    if terms.digits is not None:
-        matches.append(_contains(literal(_like_escape(terms.digits))))
-    if terms.e164 is not None:
+    if kinds:
+        matches.append(and_(*(_word_match(kind, f"word{n}") for n, kind in enumerate(kinds))))
+    if digits:
+        matches.append(_contains(bindparam("digits", type_=String)))
+    exact = _searchable.c.phone == bindparam("e164", type_=String)
+    if e164:
         # Served by ix_contacts_tenant_id_phone.
-        matches.append(_searchable.c.phone == terms.e164)
-    if not matches:
-        return [], 0
-    found = select(_searchable).where(or_(*matches)).limit(MAX_MATCHES)
-    if campaign_id is not None:
-        found = found.where(_searchable.c.campaign_id == campaign_id)
-    if terms.e164 is not None:
+        matches.append(exact)
+    found = select(_searchable).where(or_(*matches)).limit(bindparam("max_matches", type_=Integer))
+    if in_campaign:
+        found = found.where(_searchable.c.campaign_id == bindparam("campaign_id", type_=Uuid))
+    if e164:
         # The exact number is always among those considered (a number query matches few rows: no cost).
-        found = found.order_by((_searchable.c.phone == terms.e164).desc())
+        found = found.order_by(exact.desc())
     candidates = found.subquery("candidates")
-    exact_phone = candidates.c.phone == terms.e164 if terms.e164 is not None else false()
+    exact_phone = candidates.c.phone == bindparam("e164", type_=String) if e164 else false()
     phone_rank = case((exact_phone, 1), else_=0).label("phone_rank")
-    score = func.similarity(candidates.c.search_text, func.engage_search_normalize(literal(terms.text))).label("score")
+    score = func.similarity(
+        candidates.c.search_text, func.engage_search_normalize(bindparam("text", type_=String))
+    ).label("score")
     page = (
         select(
             candidates.c.id,
@@ -245,25 +263,48 @@ async def search(
             func.count().over().label("total"),
         )
         .order_by(phone_rank.desc(), score.desc(), candidates.c.id.desc())
-        .limit(limit)
+        .limit(bindparam("page_limit", type_=Integer))
         .subquery("page")
     )
-    # The campaign name is joined to the page only, after the ranking.
-    rows = (
-        await session.execute(
-            select(
-                page.c.id,
-                page.c.phone,
-                page.c.first_name,
-                page.c.last_name,
-                page.c.campaign_id,
-                page.c.status,
-                _campaigns.c.name.label("campaign_name"),
-                page.c.total,
-            )
-            .join(_campaigns, _campaigns.c.id == page.c.campaign_id)
-            .order_by(page.c.phone_rank.desc(), page.c.score.desc(), page.c.id.desc())
+    # The campaign name is joined to the page only, after the ranking; ids are selected as text (`for_body`).
+    return Compiled(
+        select(
+            sql_cast(page.c.id, Text).label("id"),
+            page.c.phone,
+            page.c.first_name,
+            page.c.last_name,
+            sql_cast(page.c.campaign_id, Text).label("campaign_id"),
+            _campaigns.c.name.label("campaign_name"),
+            page.c.status,
+            page.c.total,
         )
-    ).all()
-    total = int(rows[0].total) if rows else 0
-    return [{key: value for key, value in row._mapping.items() if key != "total"} for row in rows], total
+        .join(_campaigns, _campaigns.c.id == page.c.campaign_id)
+        .order_by(page.c.phone_rank.desc(), page.c.score.desc(), page.c.id.desc())
+    )
+
+
+async def search(
+    db: Reads, terms: SearchTerms, *, campaign_id: uuid.UUID | None, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Ranked matches (exact phone first, then trigram similarity to the normalised query) and their count,
+    both within the first MAX_MATCHES matches: each a `ContactHit` body (ids as text)."""
+    words = [(kind, _word_value(word)) for word in terms.words if (kind := _word_kind(word)) is not None]
+    if not words and terms.digits is None and terms.e164 is None:
+        return [], 0
+    statement = _search(
+        tuple(kind for kind, _ in words), terms.digits is not None, terms.e164 is not None, campaign_id is not None
+    )
+    values: dict[str, Any] = {f"word{n}": value for n, (_, value) in enumerate(words)}
+    if terms.digits is not None:
+        values["digits"] = _like_escape(terms.digits)
+    rows = await statement.fetch(
+        db,
+        **values,
+        e164=terms.e164,
+        text=terms.text,
+        campaign_id=campaign_id,
+        max_matches=MAX_MATCHES,
+        page_limit=limit,
+    )
+    total = int(rows[0]["total"]) if rows else 0
+    return [{key: value for key, value in row.items() if key != "total"} for row in rows], total

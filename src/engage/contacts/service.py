@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -158,13 +159,13 @@ def read_query(q: str, country: str) -> SearchTerms:
     return SearchTerms(words=text.split()[:MAX_WORDS], digits=None, e164=None, text=text)
 
 
-async def search(
-    session: AsyncSession, tenant_id: uuid.UUID, data: ContactSearch
-) -> tuple[list[dict[str, object]], int]:
+async def search(session: AsyncSession, tenant_id: uuid.UUID, data: ContactSearch) -> dict[str, Any]:
+    """The JSON body of `SearchResult`, as plain values (see `repository.search`)."""
     if data.campaign_id is not None:
         await _campaign(session, data.campaign_id)
     terms = read_query(data.q, await tenancy_service.country(session, tenant_id))
-    return await repository.search(session, terms, campaign_id=data.campaign_id, limit=data.limit)
+    items, total = await repository.search(session, terms, campaign_id=data.campaign_id, limit=data.limit)
+    return {"items": items, "total": total}
 
 
 async def count_dialable(session: AsyncSession, campaign_id: uuid.UUID, max_attempts: int) -> int:

@@ -24,6 +24,9 @@ from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import greenlet_spawn
+
+from .sql import remember_driver
 
 APP_ROLE = "engage_app"
 
@@ -128,6 +131,7 @@ async def tenant_transaction(
         await driver.execute(
             f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('app.tenant_id', '{scope}', true)"
         )
+        remember_driver(session, driver)
         try:
             yield session
             await session.flush()
@@ -138,6 +142,38 @@ async def tenant_transaction(
             await session.rollback()
             raise
         await session.commit()
+
+
+@asynccontextmanager
+async def tenant_reads(engine: AsyncEngine, tenant_id: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
+    """A read-only transaction scoped to one tenant, on a pooled connection driven with asyncpg directly: for the
+    read routes that run only compiled statements (`core.sql`), without a session's bookkeeping (a session, its
+    connection wrapper and its commit cost more CPU than the reads themselves: `engage bench api`).
+
+    Same pool, same role, same scoping message as `tenant_transaction`; `READ ONLY`, so a write here fails. A
+    connection whose ROLLBACK fails is dropped from the pool rather than returned to it."""
+    scope = uuid.UUID(str(tenant_id))
+    pooled = await engine.raw_connection()
+    ended = False  # the transaction ended cleanly: the connection can go back to the pool
+    try:
+        driver: asyncpg.Connection | None = pooled.driver_connection
+        if driver is None:
+            raise RuntimeError("the pooled connection has no asyncpg connection")
+        await driver.execute(
+            f"BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT set_config('app.tenant_id', '{scope}', true)"
+        )
+        try:
+            yield driver
+        except BaseException:
+            await driver.execute("ROLLBACK")
+            ended = True
+            raise
+        await driver.execute("COMMIT")
+        ended = True
+    finally:
+        if not ended:
+            await greenlet_spawn(pooled.invalidate)
+        await greenlet_spawn(pooled.close)
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

@@ -4,8 +4,9 @@ and the links between operations.
 A route declares only the refusals its own service makes (`responses=problems(409)`); `install_openapi` adds
 the ones that follow from the route's shape, once, when the document is first generated:
 
-- the bearer-token dependency (`current_principal`): 401 and 429 (the tenant's rate limit, with its headers);
-- a permission check (`require(permission)`): 403, naming the permission and the roles that hold it;
+- the bearer-token dependency (`current_principal`, `scoped`, `reading`): 401 and 429 (the tenant's rate limit,
+  with its headers);
+- a permission check (`require`, `scoped` or `reading`): 403, naming the permission and the roles that hold it;
 - any path, query or body parameter: 400 (`validation-error`, `malformed-json`, `invalid-cursor`);
 - a JSON body: 422 (`tenant_id` in the body, the seed's rule) and 413 (the body-size limit);
 - an id in the path: 404 (it does not exist in the caller's tenant).
@@ -17,7 +18,6 @@ which is what `core.errors.problem_response` renders.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -188,13 +188,12 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 
 def required_permissions(route: APIRoute) -> list[Permission]:
-    """The permissions the route's `require(...)` dependencies ask for (read from each dependency's closure)."""
+    """The permissions the route's permission checks (`require`, `scoped`, `reading`) ask for."""
     found: list[Permission] = []
     for call in _calls(route.dependant):
-        if getattr(call, "__qualname__", "") == f"{deps.require.__name__}.<locals>.dependency":
-            permission = inspect.getclosurevars(call).nonlocals.get("permission")
-            if isinstance(permission, Permission) and permission not in found:
-                found.append(permission)
+        permission = deps.permission_of(call)
+        if permission is not None and permission not in found:
+            found.append(permission)
     return found
 
 
@@ -207,7 +206,7 @@ def _derived(route: APIRoute) -> dict[int, str | None]:
     has_params = has_params or any(sub.path_params or sub.query_params or sub.header_params for sub in _walk(dependant))
     if has_params:
         statuses[400] = None
-    if deps.current_principal in flat:
+    if any(deps.admits(call) for call in flat):
         statuses[401] = None
         permissions = required_permissions(route)
         if permissions:

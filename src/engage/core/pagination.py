@@ -15,13 +15,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
+import asyncpg
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Row, Select, func, select
+from sqlalchemy import ColumnElement, Integer, Select, Uuid, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from .errors import ProblemError
+from .sql import Compiled, Reads
 
 
 class InvalidCursor(ProblemError):
@@ -157,22 +159,36 @@ def _page_of(rows: list[R], total: int, params: PageParams, id_of: Callable[[R],
 PAGE_TOTAL = "page_total"
 
 
-async def paginate_rows(
-    session: AsyncSession,
-    query: Select[Any],
-    id_column: ColumnElement[uuid.UUID],
-    params: PageParams,
-    *,
-    count_from: Select[Any],
-) -> PageResult[Row[Any]]:
-    """A page of plain rows (no ORM instances, no identity map) and the total of `count_from` in one statement:
-    the count rides along as a scalar subquery (`page_total`, computed once). Only a page past the end, which has
-    no row to carry it, costs a second statement."""
-    counted = select(func.count()).select_from(count_from.order_by(None).subquery())
-    page_query = _one_page(query.add_columns(counted.scalar_subquery().label(PAGE_TOTAL)), id_column, params)
-    rows = list((await session.execute(page_query)).all())
-    if rows:
-        total = int(rows[0]._mapping[PAGE_TOTAL])
-    else:
-        total = 0 if params.after is None else int(await session.scalar(counted) or 0)
-    return _page_of(rows, total, params, lambda row: row._mapping[id_column])
+@dataclass(frozen=True, slots=True)
+class CompiledPage:
+    """A listing compiled once (`core.sql`): its first page, a page after a cursor, and its total alone. Every page
+    is newest first, `limit` + 1 rows, with the total of `count_from` riding along (`page_total`)."""
+
+    first: Compiled
+    after: Compiled
+    count: Compiled
+
+    @classmethod
+    def of(cls, query: Select[Any], id_column: ColumnElement[uuid.UUID], *, count_from: Select[Any]) -> CompiledPage:
+        counted = select(func.count()).select_from(count_from.order_by(None).subquery())
+        paged = (
+            query.add_columns(counted.scalar_subquery().label(PAGE_TOTAL))
+            .order_by(id_column.desc())
+            .limit(bindparam("page_limit", type_=Integer))
+        )
+        return cls(
+            first=Compiled(paged),
+            after=Compiled(paged.where(id_column < bindparam("page_after", type_=Uuid))),
+            count=Compiled(counted),
+        )
+
+    async def fetch(self, db: Reads, params: PageParams, **values: Any) -> PageResult[asyncpg.Record]:
+        """One page of records (`values` fill the listing's own parameters), in one statement; only a page past
+        the end, which has no row to carry the total, costs a second."""
+        statement = self.first if params.after is None else self.after
+        rows = list(await statement.fetch(db, page_limit=params.limit + 1, page_after=params.after, **values))
+        if rows:
+            total = int(rows[0][PAGE_TOTAL])
+        else:
+            total = 0 if params.after is None else int(await self.count.fetchval(db, **values) or 0)
+        return _page_of(rows, total, params, lambda row: uuid.UUID(str(row["id"])))

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, String, any_, delete, func, literal, select
+from sqlalchemy import Row, String, any_, bindparam, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Bundle
 
 from engage.core.pagination import PageParams, PageResult, paginate
+from engage.core.sql import Compiled, Reads
 from engage.users import service as users
 
 from .models import DncEntry
@@ -141,10 +142,11 @@ async def delete_entry(session: AsyncSession, entry_id: uuid.UUID) -> tuple[uuid
     return None if deleted is None else (deleted[0], deleted[1], deleted[2])
 
 
-async def listed(session: AsyncSession, phones: Collection[str]) -> set[str]:
+_LISTED = Compiled(select(DncEntry.phone).where(DncEntry.phone == any_(bindparam("phones", type_=ARRAY(String)))))
+
+
+async def listed(db: Reads, phones: Collection[str]) -> set[str]:
     """Which of these E.164 numbers are on the tenant's list: one query for a whole batch."""
     if not phones:
         return set()
-    wanted = literal(list(phones), ARRAY(String))
-    rows = await session.scalars(select(DncEntry.phone).where(DncEntry.phone == any_(wanted)))
-    return set(rows.all())
+    return {row[0] for row in await _LISTED.fetch(db, phones=list(phones))}

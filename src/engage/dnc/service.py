@@ -23,6 +23,7 @@ from engage.core.outbox import record_event
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
 from engage.core.principal import Principal
+from engage.core.sql import Reads
 from engage.tenancy import service as tenancy_service
 
 from . import repository
@@ -178,7 +179,7 @@ async def remove(session: AsyncSession, entry_id: uuid.UUID, *, removed_by: uuid
     )
 
 
-async def listed(session: AsyncSession, phones: Collection[str]) -> set[str]:
+async def listed(db: Reads, phones: Collection[str]) -> set[str]:
     """Which of these E.164 numbers are on the tenant's list (one query for a whole batch): the compliance
     `dnc_tenant` check's facts."""
-    return await repository.listed(session, phones)
+    return await repository.listed(db, phones)

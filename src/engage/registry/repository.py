@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import String, and_, func, literal, select
+from sqlalchemy import String, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.db import asyncpg_url
+from engage.core.sql import Compiled, Reads
 
 from .models import RegistryLoad, RegistryNumber
 
@@ -33,7 +34,20 @@ async def loaded(session: AsyncSession) -> dict[str, RegistryLoad]:
     return {load.jurisdiction: load for load in loads}
 
 
-async def listed(session: AsyncSession, numbers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+_ASKED = (
+    func.unnest(bindparam("jurisdictions", type_=ARRAY(String)), bindparam("phones", type_=ARRAY(String)))
+    .table_valued("jurisdiction", "phone")
+    .render_derived(name="asked")
+)
+_LISTED = Compiled(
+    select(RegistryNumber.jurisdiction, RegistryNumber.phone).join(
+        _ASKED, and_(RegistryNumber.jurisdiction == _ASKED.c.jurisdiction, RegistryNumber.phone == _ASKED.c.phone)
+    )
+)
+_LOADED = Compiled(select(RegistryLoad.jurisdiction))
+
+
+async def listed(db: Reads, numbers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (jurisdiction, E.164 phone) pairs are on their jurisdiction's registry.
 
     One statement whatever the batch: the pairs travel as two array parameters, unnested and joined to the
@@ -42,19 +56,15 @@ async def listed(session: AsyncSession, numbers: Sequence[tuple[str, str]]) -> s
     asked = sorted(set(numbers))
     if not asked:
         return set()
-    pairs = (
-        func.unnest(
-            literal([jurisdiction for jurisdiction, _ in asked], ARRAY(String)),
-            literal([phone for _, phone in asked], ARRAY(String)),
-        )
-        .table_valued("jurisdiction", "phone")
-        .render_derived(name="asked")
+    rows = await _LISTED.fetch(
+        db, jurisdictions=[jurisdiction for jurisdiction, _ in asked], phones=[phone for _, phone in asked]
     )
-    query = select(RegistryNumber.jurisdiction, RegistryNumber.phone).join(
-        pairs,
-        and_(RegistryNumber.jurisdiction == pairs.c.jurisdiction, RegistryNumber.phone == pairs.c.phone),
-    )
-    return {(row.jurisdiction, row.phone) for row in await session.execute(query)}
+    return {(row[0], row[1]) for row in rows}
+
+
+async def loaded_jurisdictions(db: Reads) -> set[str]:
+    """The jurisdictions whose registry was ever loaded."""
+    return {row[0] for row in await _LOADED.fetch(db)}
 
 
 @asynccontextmanager

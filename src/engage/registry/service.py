@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.clock import Clock
 from engage.core.phones import to_e164
+from engage.core.sql import Reads
 
 from . import repository
 from .errors import InvalidRegistryFile, UnknownJurisdiction, UnreadableRegistryFile
@@ -301,7 +302,13 @@ async def loads_by_jurisdiction(session: AsyncSession) -> dict[str, RegistryLoad
     return await repository.loaded(session)
 
 
-async def listed(session: AsyncSession, numbers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+async def listed(db: Reads, numbers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (jurisdiction, E.164 phone) pairs are on their jurisdiction's registry (one statement for
     a whole batch): the compliance `dnc_national` check's facts."""
-    return await repository.listed(session, numbers)
+    return await repository.listed(db, numbers)
+
+
+async def loaded_jurisdictions(db: Reads) -> set[str]:
+    """The jurisdictions whose registry was ever loaded: where the compliance `dnc_national` check can be decided
+    at all."""
+    return await repository.loaded_jurisdictions(db)

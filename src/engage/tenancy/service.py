@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from engage.core.clock import Clock
 from engage.core.db import tenant_transaction
 from engage.core.ids import new_id
+from engage.core.sql import Reads
 
 from . import repository
 from .errors import InvalidTenantSettings
@@ -22,22 +23,22 @@ from .models import Tenant
 _COUNTRY_LENGTH = 2
 
 
-async def country(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+async def country(db: Reads, tenant_id: uuid.UUID) -> str:
     """The tenant's ISO 3166-1 country: where a number typed in local format is read (DESIGN.md §3)."""
-    tenant = await repository.get(session, tenant_id)
-    if tenant is None:
+    code = await repository.country(db, tenant_id)
+    if code is None:
         # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
         raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
-    return tenant.country
+    return code
 
 
-async def timezone(session: AsyncSession, tenant_id: uuid.UUID) -> str:
+async def timezone(db: Reads, tenant_id: uuid.UUID) -> str:
     """The tenant's IANA zone, where its "today" is."""
-    tenant = await repository.get(session, tenant_id)
-    if tenant is None:
+    zone = await repository.timezone(db, tenant_id)
+    if zone is None:
         # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
         raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
-    return tenant.timezone
+    return zone
 
 
 async def create(
