@@ -324,6 +324,7 @@ class TestBench:
             assert row["errors"] == 0, row
             assert all(isinstance(row[k], int | float) for k in ("requests_per_second", "p50_ms", "p99_ms")), row
             assert (row["ratio_to_reference"] is None) == row["endpoint"].startswith("reference"), row
+            assert (row["reference_requests_per_second"] is None) == row["endpoint"].startswith("reference"), row
         assert "ratio" in result.stderr  # the table, for people
 
     async def test_bench_switch_runs_the_client_against_a_simulator_process(self, cli_env: dict[str, str]) -> None:
