@@ -50,3 +50,29 @@ class TestTimeouts:
                 await client.close()
 
         assert second == "second"
+
+
+class TestCloseDuringReconnection:
+    async def test_a_cancelled_reconnection_stops_while_it_waits_for_the_old_reader_to_end(self) -> None:
+        """`close()` cancels the supervisor; if that lands while a failed reconnection waits for its reader to
+        stop, the cancellation must end the supervisor (it used to be swallowed, and `close()` waited forever)."""
+        client = EslClient()
+        stopping = asyncio.Event()
+
+        async def slow_to_stop() -> str:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                stopping.set()
+                await asyncio.sleep(0.2)  # a reader that takes a moment to wind down
+                raise
+            return "never"
+
+        client._read_task = asyncio.create_task(slow_to_stop())
+        discarding = asyncio.create_task(client._discard_connection("auth refused"))
+        await asyncio.wait_for(stopping.wait(), 2)
+        discarding.cancel()
+
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(discarding, 2)
+        assert discarding.cancelled()

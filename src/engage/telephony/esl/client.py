@@ -325,8 +325,14 @@ class EslClient:
         self._connected = False
         if self._read_task is not None and not self._read_task.done():
             self._read_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._read_task
+            except asyncio.CancelledError:
+                # The reader's own cancellation ends here; this task's (`close()` cancelling a reconnection)
+                # must not: swallowed, the reconnection loop went on and `close()` waited for it forever.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
         await self._close_writer()
         self._fail_pending(reason)
 
