@@ -192,19 +192,14 @@ def _contains(value: ColumnElement[Any]) -> ColumnElement[bool]:
 _NOT_A_WORD_CHARACTER = re.compile(r"\W")
 
 
-def _word_kind(word: str) -> str | None:
-    """How a word matches: "substring" (three characters or more), "prefix" (shorter), None (no letters)."""
+def _word(word: str) -> tuple[str, str] | None:
+    """How a word matches and the value its parameter takes: ("substring", the word escaped for LIKE) for three
+    characters or more, ("prefix", its letters) for fewer, None when it has no letters."""
     if len(word) >= _TRIGRAM:
-        return "substring"
-    return "prefix" if _NOT_A_WORD_CHARACTER.sub("", word) else None
-
-
-def _word_value(word: str) -> str:
-    """The word as its match's parameter takes it."""
-    if len(word) >= _TRIGRAM:
-        return _like_escape(word)
+        return "substring", _like_escape(word)
     # Only word characters reach the expression, so none of them is a regular-expression operator.
-    return _NOT_A_WORD_CHARACTER.sub("", word)
+    letters = _NOT_A_WORD_CHARACTER.sub("", word)
+    return ("prefix", letters) if letters else None
 
 
 def _word_match(kind: str, parameter: str) -> ColumnElement[bool]:
@@ -288,7 +283,7 @@ async def search(
 ) -> tuple[list[dict[str, Any]], int]:
     """Ranked matches (exact phone first, then trigram similarity to the normalised query) and their count,
     both within the first MAX_MATCHES matches: each a `ContactHit` body (ids as text)."""
-    words = [(kind, _word_value(word)) for word in terms.words if (kind := _word_kind(word)) is not None]
+    words = [found for word in terms.words if (found := _word(word)) is not None]
     if not words and terms.digits is None and terms.e164 is None:
         return [], 0
     statement = _search(
