@@ -100,7 +100,11 @@ def remember_driver(session: AsyncSession, connection: asyncpg.Connection) -> No
 
 
 async def driver_of(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection the session's transaction runs on (begun on first use, as any statement would)."""
+    """The asyncpg connection the session's transaction runs on (begun on first use, as any statement would).
+
+    Only `tenant_transaction` remembers it, for a session that lives exactly one transaction. Any other session
+    is asked each time: after a commit it may run its next transaction on another pooled connection, and a
+    remembered one could by then serve another request, in another tenant's scope."""
     connection: asyncpg.Connection | None = session.info.get(_DRIVER)
     if connection is None:
         bound = await session.connection()
@@ -111,5 +115,4 @@ async def driver_of(session: AsyncSession) -> asyncpg.Connection:
         connection = raw.driver_connection
         if connection is None:
             raise RuntimeError("the session's connection has no asyncpg connection")
-        remember_driver(session, connection)
     return connection
