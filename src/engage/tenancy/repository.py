@@ -17,20 +17,13 @@ async def get(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
 
 
-_TIMEZONE = Compiled(select(Tenant.timezone).where(Tenant.id == bindparam("tenant_id", type_=Uuid)))
-_COUNTRY = Compiled(select(Tenant.country).where(Tenant.id == bindparam("tenant_id", type_=Uuid)))
+_PLACE = Compiled(select(Tenant.country, Tenant.timezone).where(Tenant.id == bindparam("tenant_id", type_=Uuid)))
 
 
-async def timezone(db: Reads, tenant_id: uuid.UUID) -> str | None:
-    """The tenant's IANA zone; None if this transaction cannot see the tenant."""
-    zone: str | None = await _TIMEZONE.fetchval(db, tenant_id=tenant_id)
-    return zone
-
-
-async def country(db: Reads, tenant_id: uuid.UUID) -> str | None:
-    """The tenant's ISO 3166-1 country; None if this transaction cannot see the tenant."""
-    code: str | None = await _COUNTRY.fetchval(db, tenant_id=tenant_id)
-    return code
+async def place(db: Reads, tenant_id: uuid.UUID) -> tuple[str, str] | None:
+    """The tenant's ISO 3166-1 country and IANA zone; None if this transaction cannot see the tenant."""
+    row = await _PLACE.fetchrow(db, tenant_id=tenant_id)
+    return (row[0], row[1]) if row is not None else None
 
 
 async def add(session: AsyncSession, tenant: Tenant) -> Tenant:

@@ -23,22 +23,33 @@ from .models import Tenant
 _COUNTRY_LENGTH = 2
 
 
+# A tenant's country and zone are set when it is created and no command or endpoint changes them: each process
+# reads them once per tenant. Bounded, in case a process outlives very many tenants.
+_PLACES: dict[uuid.UUID, tuple[str, str]] = {}
+_PLACES_KEPT = 10_000
+
+
+async def _place(db: Reads, tenant_id: uuid.UUID) -> tuple[str, str]:
+    found = _PLACES.get(tenant_id)
+    if found is None:
+        found = await repository.place(db, tenant_id)
+        if found is None:
+            # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
+            raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
+        if len(_PLACES) >= _PLACES_KEPT:
+            _PLACES.clear()
+        _PLACES[tenant_id] = found
+    return found
+
+
 async def country(db: Reads, tenant_id: uuid.UUID) -> str:
     """The tenant's ISO 3166-1 country: where a number typed in local format is read (DESIGN.md §3)."""
-    code = await repository.country(db, tenant_id)
-    if code is None:
-        # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
-        raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
-    return code
+    return (await _place(db, tenant_id))[0]
 
 
 async def timezone(db: Reads, tenant_id: uuid.UUID) -> str:
     """The tenant's IANA zone, where its "today" is."""
-    zone = await repository.timezone(db, tenant_id)
-    if zone is None:
-        # The token named a tenant this transaction cannot see: only possible if it was deleted meanwhile.
-        raise LookupError(f"tenant {tenant_id} is not visible to its own transaction")
-    return zone
+    return (await _place(db, tenant_id))[1]
 
 
 async def create(
