@@ -1,14 +1,16 @@
 """What the compliance engine reads: which registries are loaded, and which (jurisdiction, number) pairs of
-a batch are listed, in one statement; and that the app role can read the registries but never change them."""
+a batch are listed, as facts of one statement; and that the app role can read the registries but never change them."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
+from asyncpg.connection import LoggedQuery
+from sqlalchemy import ARRAY, String, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
 from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.runtime import Runtime
+from engage.core.sql import FactQuery, driver_of
 from engage.registry import repository
 from engage.tenancy.models import Tenant
 
@@ -35,42 +37,53 @@ class TestLoaded:
         assert loads[bh].count == 1
 
 
+# The facts as the compliance engine gathers them, side by side in one statement.
+FACTS = FactQuery(
+    listed=repository.listed(bindparam("jurisdictions", type_=ARRAY(String)), bindparam("phones", type_=ARRAY(String))),
+    loaded=repository.loaded_jurisdictions(),
+)
+
+
 class TestListed:
     async def test_a_pair_is_listed_only_on_its_own_jurisdictions_registry(
         self, registries: Registries, runtime: Runtime, tenant: Tenant
     ) -> None:
-        kw, bh = await registries.use("KW"), await registries.use("BH")
+        kw, bh, qa = await registries.use("KW"), await registries.use("BH"), await registries.use("QA")
         await registries.import_lines(kw, [KW_1, KW_2])
         await registries.import_lines(bh, [BH_1])
         asked = [(kw, KW_1), (kw, KW_1), (bh, KW_2), (bh, BH_1), (bh, BH_2), (kw, BH_1), ("OM", "+96892123456")]
 
         # The engine reads inside a request's tenant-scoped transaction: registries have no tenant.
         async with tenant_transaction(runtime.sessions, tenant.id) as session:
-            listed = await repository.listed(session, asked)
+            facts = await FACTS.gather(session, jurisdictions=[j for j, _ in asked], phones=[p for _, p in asked])
 
-        assert listed == {(kw, KW_1), (bh, BH_1)}
+        assert facts["listed"] == {(kw, KW_1), (bh, BH_1)}
+        assert {kw, bh} <= facts["loaded"]
+        assert qa not in facts["loaded"]
 
     async def test_no_pairs_is_no_listed_pair(self, runtime: Runtime) -> None:
         async with unscoped_transaction(runtime.sessions) as session:
-            assert await repository.listed(session, []) == set()
+            assert (await FACTS.gather(session, jurisdictions=[], phones=[]))["listed"] == set()
 
     async def test_a_batch_of_a_thousand_pairs_is_one_statement(self, registries: Registries, runtime: Runtime) -> None:
         kw = await registries.use("KW")
         await registries.import_lines(kw, [f"+9655{n:07d}" for n in range(0, 2_000, 2)])
-        asked = [(kw, f"+9655{n:07d}") for n in range(1_000)]
+        asked = [f"+9655{n:07d}" for n in range(1_000)]
         statements: list[str] = []
 
-        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-            statements.append(statement)
+        def log(record: LoggedQuery) -> None:
+            if "pg_type" not in record.query:  # asyncpg reading a new statement's types, once per connection
+                statements.append(record.query)
 
         async with unscoped_transaction(runtime.sessions) as session:
-            event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
+            connection = await driver_of(session)
+            connection.add_query_logger(log)
             try:
-                listed = await repository.listed(session, asked)
+                facts = await FACTS.gather(session, jurisdictions=[kw] * len(asked), phones=asked)
             finally:
-                event.remove(runtime.engine.sync_engine, "before_cursor_execute", count)
+                connection.remove_query_logger(log)
 
-        assert listed == {(kw, f"+9655{n:07d}") for n in range(0, 1_000, 2)}
+        assert facts["listed"] == {(kw, f"+9655{n:07d}") for n in range(0, 1_000, 2)}
         assert len(statements) == 1
 
 

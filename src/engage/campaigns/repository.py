@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 
 import asyncpg
-from sqlalchemy import ARRAY, DateTime, Row, Select, String, Uuid, any_, bindparam, func, select, true
+from sqlalchemy import ColumnElement, DateTime, Row, Select, String, Uuid, any_, bindparam, func, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.cli_groups import service as cli_groups
 from engage.core.pagination import CompiledPage, PageParams, PageResult, paginate
-from engage.core.sql import Compiled, Reads, for_body
+from engage.core.sql import Compiled, Fact, Reads, for_body
 from engage.users import service as users
 
 from .models import Campaign, CampaignAgent, CampaignHourly, CampaignStats
@@ -188,14 +189,25 @@ class CallingContext:
     cli_numbers: frozenset[str]
 
 
-@functools.cache
-def _calling_contexts() -> Compiled:
+def _contexts(value: Sequence[tuple[Any, ...]] | None) -> dict[uuid.UUID, CallingContext]:
+    return {
+        campaign_id: CallingContext(start, end, frozenset(numbers or ()))
+        for campaign_id, start, end, numbers in value or ()
+    }
+
+
+def calling_contexts(campaign_ids: ColumnElement[list[uuid.UUID]]) -> Fact[dict[uuid.UUID, CallingContext]]:
+    """The tenant's campaigns among the ids in the array `campaign_ids` (RLS hides the rest), each with its calling
+    window and its CLI group's numbers (from `cli_groups.service.group_numbers()`)."""
     numbers_of = cli_groups.group_numbers()
-    return Compiled(
-        select(Campaign.id, Campaign.calling_window_start, Campaign.calling_window_end, numbers_of.c.number)
-        .outerjoin(numbers_of, numbers_of.c.cli_group_id == Campaign.cli_group_id)
-        .where(Campaign.id == any_(bindparam("campaign_ids", type_=ARRAY(Uuid))))
+    numbers = (
+        select(func.array_agg(numbers_of.c.number))
+        .where(numbers_of.c.cli_group_id == Campaign.cli_group_id)
+        .scalar_subquery()
     )
+    context = tuple_(Campaign.id, Campaign.calling_window_start, Campaign.calling_window_end, numbers)
+    found = select(func.array_agg(context)).where(Campaign.id == any_(campaign_ids))
+    return Fact(found.scalar_subquery(), _contexts)
 
 
 _EXISTS = Compiled(select(Campaign.id).where(Campaign.id == bindparam("campaign_id", type_=Uuid)))
@@ -203,22 +215,3 @@ _EXISTS = Compiled(select(Campaign.id).where(Campaign.id == bindparam("campaign_
 
 async def exists(db: Reads, campaign_id: uuid.UUID) -> bool:
     return await _EXISTS.fetchval(db, campaign_id=campaign_id) is not None
-
-
-async def calling_contexts(db: Reads, campaign_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, CallingContext]:
-    """The tenant's campaigns among these (RLS hides the rest), with their CLI group's numbers: one statement,
-    the numbers joined from `cli_groups.service.group_numbers()`."""
-    if not campaign_ids:
-        return {}
-    rows = await _calling_contexts().fetch(db, campaign_ids=list(campaign_ids))
-    numbers: dict[uuid.UUID, set[str]] = {}
-    windows: dict[uuid.UUID, tuple[time | None, time | None]] = {}
-    for campaign_id, start, end, number in rows:
-        windows[campaign_id] = (start, end)
-        bucket = numbers.setdefault(campaign_id, set())
-        if number is not None:
-            bucket.add(number)
-    return {
-        campaign_id: CallingContext(start, end, frozenset(numbers[campaign_id]))
-        for campaign_id, (start, end) in windows.items()
-    }

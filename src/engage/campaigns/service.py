@@ -14,12 +14,12 @@ Invariants:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.agents import service as agents
@@ -30,7 +30,7 @@ from engage.core.errors import ValidationFailed
 from engage.core.ids import new_id
 from engage.core.outbox import record_event
 from engage.core.pagination import PageParams, PageResult
-from engage.core.sql import Reads
+from engage.core.sql import Fact, Reads
 from engage.users import service as users
 
 from . import repository
@@ -341,7 +341,8 @@ async def list_agents(
     )
 
 
-async def calling_contexts(db: Reads, campaign_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, CallingContext]:
-    """Calling window and CLI numbers of those of these campaigns the tenant has (one query for a whole batch):
-    the compliance gate's campaign facts. An id absent from the result is not a campaign of the tenant."""
-    return await repository.calling_contexts(db, campaign_ids)
+def calling_contexts(campaign_ids: ColumnElement[list[uuid.UUID]]) -> Fact[dict[uuid.UUID, CallingContext]]:
+    """Calling window and CLI numbers of those campaigns, among the ids in the array `campaign_ids`, the tenant
+    has: the compliance gate's campaign fact, gathered with its others in one statement. An id absent from the
+    result is not a campaign of the tenant."""
+    return repository.calling_contexts(campaign_ids)

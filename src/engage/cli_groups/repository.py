@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import String, Subquery, any_, bindparam, exists, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Subquery, any_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
-from engage.core.sql import Compiled, Reads
+from engage.core.sql import Fact, strings
 
 from .models import CliGroup, CliNumber
 
@@ -42,14 +41,11 @@ async def numbers_in_use(session: AsyncSession, numbers: Collection[str]) -> lis
     return list((await session.scalars(query)).all())
 
 
-_OWNED = Compiled(select(CliNumber.number).where(CliNumber.number == any_(bindparam("numbers", type_=ARRAY(String)))))
-
-
-async def owned_numbers(db: Reads, numbers: Collection[str]) -> set[str]:
-    """Which of these caller IDs are in one of the tenant's CLI groups (one array parameter for the batch)."""
-    if not numbers:
-        return set()
-    return {row[0] for row in await _OWNED.fetch(db, numbers=list(numbers))}
+def owned_numbers(numbers: ColumnElement[list[str]]) -> Fact[set[str]]:
+    """Which of the caller IDs in the array `numbers` are in one of the tenant's CLI groups."""
+    return Fact(
+        select(func.array_agg(CliNumber.number)).where(CliNumber.number == any_(numbers)).scalar_subquery(), strings
+    )
 
 
 def group_numbers() -> Subquery:

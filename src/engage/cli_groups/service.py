@@ -7,9 +7,8 @@ format (DESIGN.md §3); a number belongs to at most one group of a tenant; a gro
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
 
-from sqlalchemy import Subquery
+from sqlalchemy import ColumnElement, Subquery
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +18,7 @@ from engage.core.errors import ValidationFailed
 from engage.core.ids import new_id
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
-from engage.core.sql import Reads
+from engage.core.sql import Fact
 from engage.tenancy import service as tenancy_service
 
 from . import repository
@@ -93,9 +92,10 @@ async def group_exists(session: AsyncSession, group_id: uuid.UUID) -> bool:
     return await repository.group_exists(session, group_id)
 
 
-async def owned_numbers(db: Reads, numbers: Collection[str]) -> set[str]:
-    """Which of these caller IDs (E.164) are in one of the tenant's CLI groups: one query for a whole batch."""
-    return await repository.owned_numbers(db, numbers)
+def owned_numbers(numbers: ColumnElement[list[str]]) -> Fact[set[str]]:
+    """Which of the caller IDs (E.164) in the array `numbers` are in one of the tenant's CLI groups: the
+    compliance `cli_ownership` check's fact, gathered with the others in one statement."""
+    return repository.owned_numbers(numbers)
 
 
 def group_numbers() -> Subquery:

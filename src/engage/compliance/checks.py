@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from engage.consents.models import Consent
-from engage.consents.service import covering
+from engage.consents.service import ConsentTerms, covering
 
 from . import calendar
-from .models import DialAttempt
 from .rules import RuleSet, Window
 
 
@@ -83,15 +82,26 @@ class Subject:
     cli: str | None = None
 
 
+class Attempted(Protocol):
+    """What the frequency cap reads of an attempt (a `DialAttempt`, or the `Attempt` the engine gathers)."""
+
+    @property
+    def attempted_at(self) -> datetime: ...
+    @property
+    def answered(self) -> bool: ...
+    @property
+    def disposition(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     on_tenant_dnc: bool
     registry_loaded: bool
     on_registry: bool
-    consents: Sequence[Consent] = ()
+    consents: Sequence[ConsentTerms] = ()
     # None: no caller ID to check (no campaign and none given); True/False: owned by the tenant or not.
     cli_owned: bool | None = None
-    attempts: Sequence[DialAttempt] = ()
+    attempts: Sequence[Attempted] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 1. Each request is resolved: E.164 number, jurisdiction (given, else the number's country), the callee's
    zone (the first `phonenumbers.timezone` gives, else the rule set's main zone), the rule set in effect.
-2. The facts of the whole batch are gathered with one query per kind (`FactSource`), in a savepoint and under
-   a statement timeout, all within the time budget.
+2. The facts of the whole batch are gathered in one statement, each domain contributing its subquery
+   (a `core.sql.Fact`), in a savepoint and under a statement timeout, all within the time budget.
 3. Each request is evaluated by the pure checks (`checks.evaluate`); one blocked by `calling_hours` gets the next
    instant it may be called (`next_permitted_at`), for the dialer to reschedule it.
 4. Every decision, allowed or not, is appended to the audit log in one multi-row insert, in the caller's
@@ -28,12 +28,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 import structlog
 from phonenumbers import timezone as phone_timezones
+from sqlalchemy import ARRAY, BindParameter, DateTime, String, Uuid, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from engage.campaigns import service as campaigns
 from engage.cli_groups import service as cli_groups
 from engage.consents import service as consents
 from engage.core.clock import Clock
+from engage.core.sql import FactQuery
 from engage.dnc import service as dnc
 from engage.registry import service as registry
 
@@ -157,23 +160,48 @@ def _error_verdict(reason: str, rules: RuleSet | None = None) -> Verdict:
     )
 
 
+def _array(name: str, item: TypeEngine[Any]) -> BindParameter[Any]:
+    return bindparam(name, type_=ARRAY(item))
+
+
+# Every fact of a batch in one statement: each domain contributes its own subquery (`core.sql.Fact`) over these
+# parameters, so a decision costs one round trip for its facts, whatever the batch. Compiled on first use.
+_PHONES = _array("phones", String())
+_FACTS = FactQuery(
+    contexts=campaigns.calling_contexts(_array("campaign_ids", Uuid())),
+    on_tenant_dnc=dnc.listed(_PHONES),
+    loaded=registry.loaded_jurisdictions(),
+    on_registry=registry.listed(_array("registry_jurisdictions", String()), _array("registry_phones", String())),
+    consents=consents.held(_PHONES),
+    owned=cli_groups.owned_numbers(_array("clis", String())),
+    attempts=repository.attempts(
+        _array("capped", String()),
+        since=bindparam("since", type_=DateTime(timezone=True)),
+        final_dispositions=_array("finals", String()),
+    ),
+)
+
+
 class DatabaseFacts:
-    """The facts from PostgreSQL: one query per kind for the whole batch, in the tenant's scope."""
+    """The facts from PostgreSQL: one statement for the whole batch, in the tenant's scope."""
 
     async def gather(self, session: AsyncSession, items: Sequence[Resolved], now: datetime) -> list[Gathered | str]:
-        phones = {item.subject.phone for item in items}
-        contexts = await campaigns.calling_contexts(
-            session, {item.request.campaign_id for item in items if item.request.campaign_id}
+        pairs = sorted({(i.subject.jurisdiction, i.subject.phone) for i in items})
+        facts = await _FACTS.gather(
+            session,
+            phones=sorted({item.subject.phone for item in items}),
+            campaign_ids=sorted({item.request.campaign_id for item in items if item.request.campaign_id}),
+            registry_jurisdictions=[jurisdiction for jurisdiction, _ in pairs],
+            registry_phones=[phone for _, phone in pairs],
+            clis=sorted({item.request.cli for item in items if item.request.cli}),
+            capped=sorted({item.subject.phone for item in items if item.rules.frequency is not None}),
+            since=now - _WEEK,
+            finals=sorted(
+                {d for item in items if item.rules.frequency for d in item.rules.frequency.final_dispositions}
+            ),
         )
-        on_tenant_dnc = await dnc.listed(session, phones)
-        loads = await registry.loaded_jurisdictions(session)
-        on_registry = await registry.listed(session, [(i.subject.jurisdiction, i.subject.phone) for i in items])
-        consented = await consents.for_phones(session, list(phones))
-        clis = {item.request.cli for item in items if item.request.cli}
-        owned = await cli_groups.owned_numbers(session, clis)
-        finals = {d for item in items if item.rules.frequency for d in item.rules.frequency.final_dispositions}
-        capped = {item.subject.phone for item in items if item.rules.frequency is not None}
-        attempts = await repository.attempts(session, capped, since=now - _WEEK, final_dispositions=finals)
+        contexts: dict[uuid.UUID, campaigns.CallingContext] = facts["contexts"]
+        owned: set[str] = facts["owned"]
         gathered: list[Gathered | str] = []
         for item in items:
             request, subject = item.request, item.subject
@@ -193,12 +221,12 @@ class DatabaseFacts:
                 Gathered(
                     subject=replace(subject, campaign_window=window),
                     facts=Facts(
-                        on_tenant_dnc=subject.phone in on_tenant_dnc,
-                        registry_loaded=subject.jurisdiction in loads,
-                        on_registry=(subject.jurisdiction, subject.phone) in on_registry,
-                        consents=consented.get(subject.phone, []),
+                        on_tenant_dnc=subject.phone in facts["on_tenant_dnc"],
+                        registry_loaded=subject.jurisdiction in facts["loaded"],
+                        on_registry=(subject.jurisdiction, subject.phone) in facts["on_registry"],
+                        consents=facts["consents"].get(subject.phone, []),
                         cli_owned=cli_owned,
-                        attempts=attempts.get(subject.phone, []),
+                        attempts=facts["attempts"].get(subject.phone, []),
                     ),
                 )
             )

@@ -1,47 +1,51 @@
-"""Queries of the compliance engine: the facts a batch of decisions needs (one query per kind, whatever the
-batch size), the audit log, and its verification."""
+"""Queries of the compliance engine: its own facts (the attempts the frequency cap counts), the bounded
+savepoint the facts are gathered in, the audit log and its verification."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, any_, func, literal, literal_column, or_, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, any_, func, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from engage.core.sql import Compiled, Reads, driver_of
+from engage.core.sql import Compiled, Fact, Reads, driver_of
 
 from .models import AuditEntry, DialAttempt
 
 
-def _strings(values: Collection[str]) -> Any:
-    return literal(list(values), ARRAY(String))
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What the frequency cap reads of an attempt."""
+
+    attempted_at: datetime
+    answered: bool
+    disposition: str | None
 
 
-async def attempts(
-    session: AsyncSession, phones: Collection[str], *, since: datetime, final_dispositions: Collection[str]
-) -> dict[str, list[DialAttempt]]:
-    """The tenant's attempts to these numbers since `since`, and any ever dispositioned as final; oldest first."""
-    if not phones:
-        return {}
-    condition = DialAttempt.attempted_at >= since
-    if final_dispositions:
-        condition = or_(condition, DialAttempt.disposition == any_(_strings(final_dispositions)))
-    rows = await session.scalars(
-        select(DialAttempt)
-        .where(DialAttempt.phone == any_(_strings(phones)), condition)
-        .order_by(DialAttempt.attempted_at)
-    )
-    found: dict[str, list[DialAttempt]] = {}
-    for attempt in rows:
-        found.setdefault(attempt.phone, []).append(attempt)
+def _attempts_by_phone(value: Sequence[tuple[Any, ...]] | None) -> dict[str, list[Attempt]]:
+    found: dict[str, list[Attempt]] = {}
+    for phone, *terms in value or ():
+        found.setdefault(phone, []).append(Attempt(*terms))
     return found
+
+
+def attempts(
+    phones: ColumnElement[list[str]], *, since: ColumnElement[datetime], final_dispositions: ColumnElement[list[str]]
+) -> Fact[dict[str, list[Attempt]]]:
+    """The tenant's attempts to the numbers in the array `phones` since `since`, and any ever dispositioned as one
+    of `final_dispositions`, by number (a number without attempts is absent)."""
+    terms = tuple_(DialAttempt.phone, DialAttempt.attempted_at, DialAttempt.answered, DialAttempt.disposition)
+    found = select(func.array_agg(terms)).where(
+        DialAttempt.phone == any_(phones),
+        or_(DialAttempt.attempted_at >= since, DialAttempt.disposition == any_(final_dispositions)),
+    )
+    return Fact(found.scalar_subquery(), _attempts_by_phone)
 
 
 async def add_attempt(session: AsyncSession, attempt: DialAttempt) -> None:

@@ -1,18 +1,20 @@
 """Every query on `consents`, inside a tenant-scoped transaction (row-level security keeps each tenant to its
-own records). `for_phones` is the compliance engine's read."""
+own records). `held` is the compliance engine's fact."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, any_, exists, literal, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, and_, any_, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from engage.core.pagination import PageParams, PageResult, paginate
+from engage.core.sql import Fact
 
 from .models import Consent
 from .schemas import ConsentScope
@@ -69,22 +71,28 @@ async def list_consents(
     return await paginate(session, query, Consent.id, params)
 
 
-async def for_phones(session: AsyncSession, phones: Sequence[str]) -> dict[str, list[Consent]]:
-    """All of the tenant's consent records for these E.164 numbers, newest granted first per number; every
-    number asked about is a key (an empty list: no record).
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What `service.covering` reads of a record."""
 
-    One statement, `phone = ANY(:phones)`: one array parameter however many numbers a dialer tick checks, served
-    by the (tenant_id, phone) index.
-    """
-    wanted = list(dict.fromkeys(phones))
-    found: dict[str, list[Consent]] = {phone: [] for phone in wanted}
-    if not wanted:
-        return found
-    query = (
-        select(Consent)
-        .where(Consent.phone == any_(literal(wanted, ARRAY(String))))
-        .order_by(Consent.granted_at.desc(), Consent.id.desc())
-    )
-    for consent in (await session.scalars(query)).all():
-        found[consent.phone].append(consent)
+    id: uuid.UUID
+    scope: str
+    granted_at: datetime
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+def _by_phone(value: Sequence[tuple[Any, ...]] | None) -> dict[str, list[Terms]]:
+    found: dict[str, list[Terms]] = {}
+    for phone, *terms in value or ():
+        found.setdefault(phone, []).append(Terms(*terms))
     return found
+
+
+def held(phones: ColumnElement[list[str]]) -> Fact[dict[str, list[Terms]]]:
+    """The terms of every record of the tenant for the E.164 numbers in the array `phones`, by number (a number
+    without records is absent). Served by the (tenant_id, phone) index, one probe a number."""
+    terms = tuple_(
+        Consent.phone, Consent.id, Consent.scope, Consent.granted_at, Consent.expires_at, Consent.withdrawn_at
+    )
+    return Fact(select(func.array_agg(terms)).where(Consent.phone == any_(phones)).scalar_subquery(), _by_phone)

@@ -16,8 +16,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 import structlog
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.clock import Clock, isoformat_z
@@ -27,11 +29,13 @@ from engage.core.outbox import record_event
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
 from engage.core.principal import Principal
+from engage.core.sql import Fact
 from engage.tenancy import service as tenancy_service
 
 from . import repository
 from .errors import ConsentAlreadyWithdrawn, ConsentNotFound
 from .models import Consent
+from .repository import Terms
 from .schemas import ConsentCreate, ConsentScope, ConsentWithdraw
 
 log = structlog.get_logger("engage.consents")
@@ -175,7 +179,25 @@ def _overlaps(record_scope: str, scope: ConsentScope) -> bool:
     return record_scope in (scope.value, ConsentScope.all.value) or scope is ConsentScope.all
 
 
-def covering(records: Sequence[Consent], scope: str, at: datetime) -> Consent | None:
+class ConsentTerms(Protocol):
+    """What `covering` reads of a record (a `Consent`, or the `Terms` the compliance engine gathers)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def granted_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def withdrawn_at(self) -> datetime | None: ...
+
+
+Record = TypeVar("Record", bound=ConsentTerms)
+
+
+def covering(records: Sequence[Record], scope: str, at: datetime) -> Record | None:
     """The newest record that lets the tenant call about `scope` at `at`, or None.
 
     A record covers when its scope is `scope` or `all`, it was granted at or before `at`, it has not expired
@@ -183,7 +205,7 @@ def covering(records: Sequence[Consent], scope: str, at: datetime) -> Consent | 
     `at` of the same scope or of `all` (on this record or another) came at or after its grant. A grant and a
     withdrawal at the same instant: the withdrawal wins (refusing a call is the safe reading).
 
-    `records` are one number's (any order, e.g. `repository.for_phones`); `scope` a `ConsentScope` value.
+    `records` are one number's, in any order (e.g. what `held` gathers); `scope` a `ConsentScope` value.
     """
     wanted = ConsentScope(scope)
     withdrawals = [
@@ -203,7 +225,8 @@ def covering(records: Sequence[Consent], scope: str, at: datetime) -> Consent | 
     return max(candidates, key=lambda r: (r.granted_at, r.id), default=None)
 
 
-async def for_phones(session: AsyncSession, phones: Sequence[str]) -> dict[str, list[Consent]]:
-    """The tenant's consent records for these E.164 numbers (one statement for a whole batch), newest granted
-    first per number, every number a key: what the compliance `consent` check hands to `covering`."""
-    return await repository.for_phones(session, phones)
+def held(phones: ColumnElement[list[str]]) -> Fact[dict[str, list[Terms]]]:
+    """The terms of the tenant's consent records for the E.164 numbers in the array `phones`, by number: what
+    the compliance `consent` check hands to `covering`, gathered with the engine's other facts in one
+    statement."""
+    return repository.held(phones)

@@ -15,8 +15,9 @@ numbers, aware datetimes; no expanding `IN` (use `= ANY(:values)`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias, cast
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import asyncpg
 from sqlalchemy import ColumnElement, Text, Uuid, literal, select
@@ -28,6 +29,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 _DIALECT = PGDialect_asyncpg(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
 _DRIVER = "engage.driver"
+
+T = TypeVar("T")
 
 Reads: TypeAlias = AsyncSession | asyncpg.Connection
 """Where a compiled read runs: the request's session (on its transaction's connection) or the connection of a
@@ -81,6 +84,38 @@ class Compiled:
         connection = await _connection(db)
         arguments = self.arguments(values)
         return await connection.fetchval(self.sql, *arguments)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact(Generic[T]):
+    """One value another domain contributes to a statement it does not own: a scalar subquery over the
+    statement's named parameters (aggregated to one value: an array, a record array), and how to read that
+    value in Python. The domain keeps its SQL; the caller gathers every fact it needs in one round trip."""
+
+    column: ColumnElement[Any]
+    read: Callable[[Any], T]
+
+
+class FactQuery:
+    """Named `Fact`s selected side by side as one statement, compiled once: `gather` sends it (one round trip,
+    in the caller's tenant scope) and reads each fact by its name."""
+
+    __slots__ = ("_facts", "_statement")
+
+    def __init__(self, **facts: Fact[Any]) -> None:
+        self._facts = facts
+        self._statement = Compiled(select(*(fact.column.label(name) for name, fact in facts.items())))
+
+    async def gather(self, db: Reads, **values: Any) -> dict[str, Any]:
+        row = await self._statement.fetchrow(db, **values)
+        if row is None:  # a SELECT without FROM returns exactly one row
+            raise RuntimeError("a statement of scalar subqueries returned no row")
+        return {name: fact.read(row[name]) for name, fact in self._facts.items()}
+
+
+def strings(value: Sequence[str] | None) -> set[str]:
+    """An aggregated `array_agg` of text as a set (NULL: no row matched)."""
+    return set(value) if value is not None else set()
 
 
 def for_body(*columns: ColumnElement[Any]) -> list[ColumnElement[Any]]:

@@ -4,18 +4,18 @@ its own list)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, String, any_, bindparam, delete, func, literal, select
+from sqlalchemy import ColumnElement, Row, String, any_, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Bundle
 
 from engage.core.pagination import PageParams, PageResult, paginate
-from engage.core.sql import Compiled, Reads
+from engage.core.sql import Fact, strings
 from engage.users import service as users
 
 from .models import DncEntry
@@ -142,11 +142,6 @@ async def delete_entry(session: AsyncSession, entry_id: uuid.UUID) -> tuple[uuid
     return None if deleted is None else (deleted[0], deleted[1], deleted[2])
 
 
-_LISTED = Compiled(select(DncEntry.phone).where(DncEntry.phone == any_(bindparam("phones", type_=ARRAY(String)))))
-
-
-async def listed(db: Reads, phones: Collection[str]) -> set[str]:
-    """Which of these E.164 numbers are on the tenant's list: one query for a whole batch."""
-    if not phones:
-        return set()
-    return {row[0] for row in await _LISTED.fetch(db, phones=list(phones))}
+def listed(phones: ColumnElement[list[str]]) -> Fact[set[str]]:
+    """Which of the E.164 numbers in the array `phones` are on the tenant's list (one index probe each)."""
+    return Fact(select(func.array_agg(DncEntry.phone)).where(DncEntry.phone == any_(phones)).scalar_subquery(), strings)

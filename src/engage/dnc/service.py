@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.clock import Clock, isoformat_z
@@ -23,7 +24,7 @@ from engage.core.outbox import record_event
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
 from engage.core.principal import Principal
-from engage.core.sql import Reads
+from engage.core.sql import Fact
 from engage.tenancy import service as tenancy_service
 
 from . import repository
@@ -179,7 +180,7 @@ async def remove(session: AsyncSession, entry_id: uuid.UUID, *, removed_by: uuid
     )
 
 
-async def listed(db: Reads, phones: Collection[str]) -> set[str]:
-    """Which of these E.164 numbers are on the tenant's list (one query for a whole batch): the compliance
-    `dnc_tenant` check's facts."""
-    return await repository.listed(db, phones)
+def listed(phones: ColumnElement[list[str]]) -> Fact[set[str]]:
+    """Which of the E.164 numbers in the array `phones` are on the tenant's list: the compliance `dnc_tenant`
+    check's fact, for the engine to gather with the others in one statement."""
+    return repository.listed(phones)

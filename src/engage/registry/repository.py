@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import String, and_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, and_, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.db import asyncpg_url
-from engage.core.sql import Compiled, Reads
+from engage.core.sql import Fact, strings
 
 from .models import RegistryLoad, RegistryNumber
 
@@ -34,37 +33,24 @@ async def loaded(session: AsyncSession) -> dict[str, RegistryLoad]:
     return {load.jurisdiction: load for load in loads}
 
 
-_ASKED = (
-    func.unnest(bindparam("jurisdictions", type_=ARRAY(String)), bindparam("phones", type_=ARRAY(String)))
-    .table_valued("jurisdiction", "phone")
-    .render_derived(name="asked")
-)
-_LISTED = Compiled(
-    select(RegistryNumber.jurisdiction, RegistryNumber.phone).join(
-        _ASKED, and_(RegistryNumber.jurisdiction == _ASKED.c.jurisdiction, RegistryNumber.phone == _ASKED.c.phone)
+def _pairs(value: Sequence[tuple[str, str]] | None) -> set[tuple[str, str]]:
+    return {(jurisdiction, phone) for jurisdiction, phone in value} if value is not None else set()
+
+
+def listed(jurisdictions: ColumnElement[list[str]], phones: ColumnElement[list[str]]) -> Fact[set[tuple[str, str]]]:
+    """Which of the (jurisdiction, E.164 phone) pairs, given as two arrays of the same length, are on their
+    jurisdiction's registry. The arrays are unnested side by side and joined to the primary key: each pair is
+    one index probe, whatever the batch."""
+    asked = func.unnest(jurisdictions, phones).table_valued("jurisdiction", "phone").render_derived(name="asked")
+    found = select(func.array_agg(tuple_(RegistryNumber.jurisdiction, RegistryNumber.phone))).join(
+        asked, and_(RegistryNumber.jurisdiction == asked.c.jurisdiction, RegistryNumber.phone == asked.c.phone)
     )
-)
-_LOADED = Compiled(select(RegistryLoad.jurisdiction))
+    return Fact(found.scalar_subquery(), _pairs)
 
 
-async def listed(db: Reads, numbers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (jurisdiction, E.164 phone) pairs are on their jurisdiction's registry.
-
-    One statement whatever the batch: the pairs travel as two array parameters, unnested and joined to the
-    primary key, so each pair is one index probe (a VALUES list would need two bind parameters a pair).
-    """
-    asked = sorted(set(numbers))
-    if not asked:
-        return set()
-    rows = await _LISTED.fetch(
-        db, jurisdictions=[jurisdiction for jurisdiction, _ in asked], phones=[phone for _, phone in asked]
-    )
-    return {(row[0], row[1]) for row in rows}
-
-
-async def loaded_jurisdictions(db: Reads) -> set[str]:
+def loaded_jurisdictions() -> Fact[set[str]]:
     """The jurisdictions whose registry was ever loaded."""
-    return {row[0] for row in await _LOADED.fetch(db)}
+    return Fact(select(func.array_agg(RegistryLoad.jurisdiction)).scalar_subquery(), strings)
 
 
 @asynccontextmanager

@@ -13,7 +13,7 @@ import codecs
 import csv
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -21,11 +21,12 @@ from typing import BinaryIO
 import asyncpg
 import phonenumbers
 import structlog
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.clock import Clock
 from engage.core.phones import to_e164
-from engage.core.sql import Reads
+from engage.core.sql import Fact
 
 from . import repository
 from .errors import InvalidRegistryFile, UnknownJurisdiction, UnreadableRegistryFile
@@ -302,13 +303,13 @@ async def loads_by_jurisdiction(session: AsyncSession) -> dict[str, RegistryLoad
     return await repository.loaded(session)
 
 
-async def listed(db: Reads, numbers: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (jurisdiction, E.164 phone) pairs are on their jurisdiction's registry (one statement for
-    a whole batch): the compliance `dnc_national` check's facts."""
-    return await repository.listed(db, numbers)
+def listed(jurisdictions: ColumnElement[list[str]], phones: ColumnElement[list[str]]) -> Fact[set[tuple[str, str]]]:
+    """Which of the (jurisdiction, E.164 phone) pairs, as two arrays of the same length, are on their
+    jurisdiction's registry: the compliance `dnc_national` check's fact, gathered with the others."""
+    return repository.listed(jurisdictions, phones)
 
 
-async def loaded_jurisdictions(db: Reads) -> set[str]:
+def loaded_jurisdictions() -> Fact[set[str]]:
     """The jurisdictions whose registry was ever loaded: where the compliance `dnc_national` check can be decided
     at all."""
-    return await repository.loaded_jurisdictions(db)
+    return repository.loaded_jurisdictions()
