@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, any_, func, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from engage.core.sql import Compiled, Fact, Reads, driver_of
+from engage.core.sql import Compiled, Fact, Reads, driver_of, grouped
 
 from .models import AuditEntry, DialAttempt
 
@@ -28,13 +28,6 @@ class Attempt:
     disposition: str | None
 
 
-def _attempts_by_phone(value: Sequence[tuple[Any, ...]] | None) -> dict[str, list[Attempt]]:
-    found: dict[str, list[Attempt]] = {}
-    for phone, *terms in value or ():
-        found.setdefault(phone, []).append(Attempt(*terms))
-    return found
-
-
 def attempts(
     phones: ColumnElement[list[str]], *, since: ColumnElement[datetime], final_dispositions: ColumnElement[list[str]]
 ) -> Fact[dict[str, list[Attempt]]]:
@@ -45,7 +38,7 @@ def attempts(
         DialAttempt.phone == any_(phones),
         or_(DialAttempt.attempted_at >= since, DialAttempt.disposition == any_(final_dispositions)),
     )
-    return Fact(found.scalar_subquery(), _attempts_by_phone)
+    return Fact(found.scalar_subquery(), grouped(Attempt))
 
 
 async def add_attempt(session: AsyncSession, attempt: DialAttempt) -> None:

@@ -4,17 +4,15 @@ own records). `held` is the compliance engine's fact."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, any_, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from engage.core.pagination import PageParams, PageResult, paginate
-from engage.core.sql import Fact
+from engage.core.sql import Fact, grouped
 
 from .models import Consent
 from .schemas import ConsentScope
@@ -82,17 +80,10 @@ class Terms:
     withdrawn_at: datetime | None
 
 
-def _by_phone(value: Sequence[tuple[Any, ...]] | None) -> dict[str, list[Terms]]:
-    found: dict[str, list[Terms]] = {}
-    for phone, *terms in value or ():
-        found.setdefault(phone, []).append(Terms(*terms))
-    return found
-
-
 def held(phones: ColumnElement[list[str]]) -> Fact[dict[str, list[Terms]]]:
     """The terms of every record of the tenant for the E.164 numbers in the array `phones`, by number (a number
     without records is absent). Served by the (tenant_id, phone) index, one probe a number."""
     terms = tuple_(
         Consent.phone, Consent.id, Consent.scope, Consent.granted_at, Consent.expires_at, Consent.withdrawn_at
     )
-    return Fact(select(func.array_agg(terms)).where(Consent.phone == any_(phones)).scalar_subquery(), _by_phone)
+    return Fact(select(func.array_agg(terms)).where(Consent.phone == any_(phones)).scalar_subquery(), grouped(Terms))

@@ -113,6 +113,19 @@ class FactQuery:
         return {name: fact.read(row[name]) for name, fact in self._facts.items()}
 
 
+def grouped(make: Callable[..., T]) -> Callable[[Sequence[Sequence[Any]] | None], dict[Any, list[T]]]:
+    """Reads an aggregated record array whose first field is a key: per key, in the array's order, `make` of each
+    record's other fields (NULL: no row matched, an empty dict)."""
+
+    def read(value: Sequence[Sequence[Any]] | None) -> dict[Any, list[T]]:
+        found: dict[Any, list[T]] = {}
+        for key, *fields in value or ():
+            found.setdefault(key, []).append(make(*fields))
+        return found
+
+    return read
+
+
 def strings(value: Sequence[str] | None) -> set[str]:
     """An aggregated `array_agg` of text as a set (NULL: no row matched)."""
     return set(value) if value is not None else set()
