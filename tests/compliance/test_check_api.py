@@ -224,6 +224,27 @@ class TestEachCheckThroughTheDatabase:
 
         assert (result["allowed"], result["blocking_rule"]) == (False, "frequency_cap")
 
+    async def test_a_final_disposition_denial_names_the_last_call(
+        self, client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant
+    ) -> None:
+        phone = random_ae_mobile()
+        async with tenant_transaction(runtime.sessions, tenant.id) as session:
+            # Recorded newest first: the reason must follow when they were made, not the order they were stored.
+            for days_ago, disposition in ((1, "do_not_call"), (20, "refused")):
+                await compliance.record_attempt(
+                    session,
+                    tenant.id,
+                    phone=phone,
+                    attempted_at=runtime.clock.now() - timedelta(days=days_ago),
+                    answered=True,
+                    disposition=disposition,
+                )
+
+        result = await check(client, headers, phone=phone)
+
+        assert (result["allowed"], result["blocking_rule"]) == (False, "frequency_cap")
+        assert "'do_not_call'" in result["reasons"]["frequency_cap"]
+
 
 class TestBadInput:
     @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, any_, func, literal_column, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from engage.core.sql import Compiled, Fact, Reads, driver_of, grouped
@@ -32,9 +33,9 @@ def attempts(
     phones: ColumnElement[list[str]], *, since: ColumnElement[datetime], final_dispositions: ColumnElement[list[str]]
 ) -> Fact[dict[str, list[Attempt]]]:
     """The tenant's attempts to the numbers in the array `phones` since `since`, and any ever dispositioned as one
-    of `final_dispositions`, by number (a number without attempts is absent)."""
+    of `final_dispositions`, by number, oldest first (a number without attempts is absent)."""
     terms = tuple_(DialAttempt.phone, DialAttempt.attempted_at, DialAttempt.answered, DialAttempt.disposition)
-    found = select(func.array_agg(terms)).where(
+    found = select(func.array_agg(aggregate_order_by(terms, DialAttempt.attempted_at))).where(
         DialAttempt.phone == any_(phones),
         or_(DialAttempt.attempted_at >= since, DialAttempt.disposition == any_(final_dispositions)),
     )
