@@ -56,6 +56,12 @@ log = structlog.get_logger("engage.main")
 
 EMBEDDED_DATABASE = "engage"
 
+# The OpenAPI document's sections (operation tags), in the order /docs shows them.
+_SECTIONS = (
+    "operations", "auth", "users", "cli_groups", "campaigns", "contacts", "agents", "calls", "dnc", "compliance",
+    "consents", "webhooks",
+)  # fmt: skip
+
 
 def clock_for(settings: Settings) -> Clock:
     return ShiftedClock(settings.sim.clock_start) if settings.sim.clock_start is not None else SystemClock()
@@ -171,26 +177,34 @@ def create_app(
         description="Carrier-grade outbound voice dialer API: campaigns, live call control, compliance, reporting.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        openapi_tags=[{"name": name} for name in _SECTIONS],
     )
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
-    app.include_router(ops_router)
-    app.include_router(auth_router)
-    app.include_router(users_router)
-    app.include_router(cli_groups_router)
-    app.include_router(campaigns_router)
-    app.include_router(contacts_router)
-    app.include_router(agents_router)
-    app.include_router(calls_router)
-    app.include_router(dnc_router)
-    app.include_router(compliance_router)
-    app.include_router(registry_router)
-    app.include_router(consents_router)
-    app.include_router(webhooks_router)
-    app.include_router(dialer_router)
-    app.include_router(diagnostics_router)
-    app.include_router(forecast_router)
+    # Routers are matched in the order they are included, each route's pattern tried in turn (and the chosen
+    # router's again to dispatch): the routes a floor polls come first, so a wallboard's or an agent's request is
+    # matched in a handful of tries rather than forty (`engage bench api`). No two routers' paths overlap, so the
+    # order changes nothing else; the document's sections keep their order through `_SECTIONS`.
+    for router in (
+        calls_router,
+        agents_router,
+        compliance_router,
+        campaigns_router,
+        contacts_router,
+        ops_router,
+        auth_router,
+        users_router,
+        cli_groups_router,
+        dnc_router,
+        registry_router,
+        consents_router,
+        webhooks_router,
+        dialer_router,
+        diagnostics_router,
+        forecast_router,
+    ):
+        app.include_router(router)
     if runtime is not None:
         _bind(app, runtime)
     return app
