@@ -15,8 +15,8 @@ import pytest
 from asyncpg.connection import LoggedQuery
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from engage.campaigns.errors import CampaignNotFound
 from engage.compliance import engine as engine_module
 from engage.compliance import repository
 from engage.compliance.engine import (
@@ -27,14 +27,15 @@ from engage.compliance.engine import (
     Decision,
     Engine,
     Gathered,
+    NoCampaign,
     Resolved,
     parse_audit_ref,
 )
 from engage.compliance.models import AuditEntry
 from engage.core.clock import ManualClock
-from engage.core.db import create_owner_engine, tenant_transaction
+from engage.core.db import create_owner_engine, tenant_transaction, tenant_writes
 from engage.core.runtime import Runtime
-from engage.core.sql import Fact, FactQuery, driver_of
+from engage.core.sql import Fact, FactQuery, Reads, driver_of
 from engage.tenancy.models import Tenant
 from engage.users.models import User
 
@@ -47,14 +48,14 @@ ASKER = Asker(Channel.dialer)
 
 
 class FailingRegistry(DatabaseFacts):
-    async def gather(self, session: AsyncSession, items: Sequence[Resolved], now: datetime) -> list[Gathered | str]:
+    async def gather(self, db: Reads, items: Sequence[Resolved], now: datetime) -> list[Gathered | NoCampaign | str]:
         raise ConnectionError("registry lookup failed")
 
 
 class SlowSource(DatabaseFacts):
-    async def gather(self, session: AsyncSession, items: Sequence[Resolved], now: datetime) -> list[Gathered | str]:
+    async def gather(self, db: Reads, items: Sequence[Resolved], now: datetime) -> list[Gathered | NoCampaign | str]:
         await asyncio.sleep(5)
-        return await super().gather(session, items, now)
+        return await super().gather(db, items, now)
 
 
 async def decide(
@@ -64,6 +65,18 @@ async def decide(
     engine = engine or Engine(clock=runtime.clock, budget_seconds=2.0)
     async with tenant_transaction(runtime.sessions, tenant.id) as session:
         return await engine.decide(session, tenant.id, requests, ASKER)
+
+
+async def decide_directly(runtime: Runtime, tenant: Tenant, engine: Engine, request: CheckRequest) -> Decision:
+    """As the API decides: on a direct connection (`core.db.tenant_writes`), refusing unknown campaigns."""
+    async with tenant_writes(runtime.engine, tenant.id) as db:
+        [decision] = await engine.decide(db, tenant.id, [request], ASKER, refuse_unknown_campaigns=True)
+    return decision
+
+
+async def audit_rows(runtime: Runtime, tenant: Tenant) -> int:
+    async with tenant_transaction(runtime.sessions, tenant.id) as session:
+        return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
 
 
 async def stored(runtime: Runtime, tenant: Tenant, decision: Decision) -> AuditEntry:
@@ -149,6 +162,33 @@ class TestDefaultDeny:
         assert good.allowed
         assert (unknown.allowed, unknown.blocking_rule) == (False, "compliance_error")
         assert "no campaign" in (unknown.blocking_reason or "")
+
+    @pytest.mark.parametrize("phone", [None, "+97100"], ids=["resolvable-number", "unresolvable-number"])
+    async def test_refusing_unknown_campaigns_raises_the_campaigns_404_and_audits_nothing(
+        self, runtime: Runtime, tenant: Tenant, factory: Factory, phone: str | None
+    ) -> None:
+        # The API's way (`refuse_unknown_campaigns`): another tenant's campaign is the caller's mistake. Found with
+        # the facts for a number the engine can place, and on its own for one it cannot.
+        theirs = await factory.campaign(await factory.tenant(name="Globex"))
+        engine = Engine(clock=runtime.clock, budget_seconds=2.0)
+        before = await audit_rows(runtime, tenant)
+
+        request = CheckRequest(phone or random_ae_mobile(), campaign_id=theirs)
+        with pytest.raises(CampaignNotFound):
+            await decide_directly(runtime, tenant, engine, request)
+
+        assert await audit_rows(runtime, tenant) == before
+
+    async def test_a_decision_on_a_direct_connection_is_audited_when_it_commits(
+        self, runtime: Runtime, tenant: Tenant, factory: Factory
+    ) -> None:
+        ours = await factory.campaign(tenant)
+        engine = Engine(clock=runtime.clock, budget_seconds=2.0)
+
+        decision = await decide_directly(runtime, tenant, engine, CheckRequest(random_ae_mobile(), campaign_id=ours))
+
+        assert decision.blocking_rule != "compliance_error"
+        assert (await stored(runtime, tenant, decision)).campaign_id == ours
 
 
 class TestBatch:

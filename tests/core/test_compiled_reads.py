@@ -1,5 +1,6 @@
-"""Compiled reads (`core.sql`) and the read-only transaction they run in (`core.db.tenant_reads`): parameters by
-name, row-level security as for any statement, nothing written, and a pooled connection that stays usable."""
+"""Compiled reads (`core.sql`) and the direct transactions they run in (`core.db.tenant_reads`, and
+`tenant_writes` for compiled writes): parameters by name, row-level security as for any statement, nothing written
+by a read or by a write whose block fails, and a pooled connection that stays usable."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Uuid, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from engage.campaigns.models import Campaign
-from engage.core.db import create_engine, tenant_reads, tenant_transaction
+from engage.core.db import create_engine, tenant_reads, tenant_transaction, tenant_writes
 from engage.core.sql import Compiled, for_body
 
 from ..factories import Factory
@@ -97,4 +98,48 @@ async def test_a_read_transaction_ends_when_its_block_fails(factory: Factory, da
 async def _fail_inside(engine: AsyncEngine, tenant_id: uuid.UUID) -> None:
     async with tenant_reads(engine, tenant_id) as db:
         await _ALL.fetch(db)
+        raise LookupError("the route's own failure")
+
+
+class TestWriteTransaction:
+    async def test_a_write_is_committed_when_its_block_ends(self, factory: Factory, engine: AsyncEngine) -> None:
+        tenant = await factory.tenant()
+        campaign_id = await factory.campaign(tenant, name="Before")
+        async with tenant_writes(engine, tenant.id) as db:
+            await db.execute("UPDATE campaigns SET name = 'After' WHERE id = $1", campaign_id)
+        async with tenant_reads(engine, tenant.id) as db:
+            row = await _NAMED.fetchrow(db, campaign_id=campaign_id)
+        assert row is not None
+        assert row["name"] == "After"
+
+    async def test_a_write_is_undone_when_its_block_fails(self, factory: Factory, database_url: str) -> None:
+        tenant = await factory.tenant()
+        campaign_id = await factory.campaign(tenant, name="Before")
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            with pytest.raises(LookupError):
+                await _rename_then_fail(engine, tenant.id, campaign_id)
+            async with tenant_reads(engine, tenant.id) as db:
+                row = await _NAMED.fetchrow(db, campaign_id=campaign_id)
+            assert row is not None
+            assert row["name"] == "Before"
+            assert engine.pool.checkedout() == 0
+        finally:
+            await engine.dispose()
+
+    async def test_a_write_reaches_only_the_scoped_tenant(self, factory: Factory, engine: AsyncEngine) -> None:
+        ours, theirs = await factory.tenant(name="Ours"), await factory.tenant(name="Theirs")
+        other = await factory.campaign(theirs, name="Theirs")
+        async with tenant_writes(engine, ours.id) as db:
+            status = await db.execute("UPDATE campaigns SET name = 'Taken' WHERE id = $1", other)
+        assert status == "UPDATE 0"
+        async with tenant_reads(engine, theirs.id) as db:
+            row = await _NAMED.fetchrow(db, campaign_id=other)
+        assert row is not None
+        assert row["name"] == "Theirs"
+
+
+async def _rename_then_fail(engine: AsyncEngine, tenant_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
+    async with tenant_writes(engine, tenant_id) as db:
+        await db.execute("UPDATE campaigns SET name = 'After' WHERE id = $1", campaign_id)
         raise LookupError("the route's own failure")

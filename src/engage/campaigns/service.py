@@ -38,11 +38,11 @@ from .errors import (
     CampaignNoAgents,
     CampaignNoContacts,
     CampaignNotEditable,
-    CampaignNotFound,
     InvalidCampaignTransition,
     UnknownAgents,
     UnknownCliGroup,
 )
+from .errors import CampaignNotFound as CampaignNotFound
 from .models import Campaign
 from .repository import CallingContext as CallingContext
 from .schemas import (
@@ -134,7 +134,7 @@ async def _check_cli_group(session: AsyncSession, cli_group_id: uuid.UUID) -> No
 async def _get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool = False) -> Campaign:
     campaign = await repository.get_campaign(session, campaign_id, for_update=for_update)
     if campaign is None:
-        raise CampaignNotFound(f"No campaign {campaign_id} in your organisation.")
+        raise not_found(campaign_id)
     return campaign
 
 
@@ -181,7 +181,12 @@ async def ensure_exists(db: Reads, campaign_id: uuid.UUID) -> None:
     unknown): for the domains that scope a request to a campaign. (A read of the table: a campaign this session
     added is flushed when it is added.)"""
     if not await repository.exists(db, campaign_id):
-        raise CampaignNotFound(f"No campaign {campaign_id} in your organisation.")
+        raise not_found(campaign_id)
+
+
+def not_found(campaign_id: uuid.UUID) -> CampaignNotFound:
+    """The campaign's 404: no campaign with this id in the caller's tenant (another tenant's reads as unknown)."""
+    return CampaignNotFound(f"No campaign {campaign_id} in your organisation.")
 
 
 async def list_campaigns(

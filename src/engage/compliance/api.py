@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from engage.core.deps import Scope, SessionDep, require, scoped
+from engage.core.deps import SessionDep, Writing, require, writing
 from engage.core.principal import Permission, Principal
 from engage.core.responses import json_body
 from engage.core.schemas import Text
@@ -19,8 +19,9 @@ from .schemas import AuditRecord, ComplianceCheck, ComplianceDecision, RuleSetLi
 
 router = APIRouter(prefix="/v1", tags=["compliance"])
 
-# The check's one dependency (`core.deps.scoped`): caller, permission and the request's transaction.
-Checking = Annotated[Scope, Depends(scoped(Permission.compliance_check), scope="function")]
+# The check's one dependency (`core.deps.writing`): caller, permission and the request's transaction on a direct
+# connection (every statement of a check, its audit included, is compiled).
+Checking = Annotated[Writing, Depends(writing(Permission.compliance_check), scope="function")]
 RulesReader = Annotated[Principal, Depends(require(Permission.compliance_rules_read))]
 AuditReader = Annotated[Principal, Depends(require(Permission.compliance_audit_read))]
 
@@ -31,8 +32,8 @@ AuditReader = Annotated[Principal, Depends(require(Permission.compliance_audit_r
     response_model_exclude_unset=True,
     summary="Pre-dial compliance check",
 )
-async def check(scope: Checking, engine: EngineDep, body: ComplianceCheck) -> Response:
-    decision = await service.check(scope.session, scope.principal, body, engine=engine)
+async def check(checking: Checking, engine: EngineDep, body: ComplianceCheck) -> Response:
+    decision = await service.check(checking.db, checking.principal, body, engine=engine)
     # The body in `ComplianceDecision`'s field order, written as plain values (a test holds it to the model).
     out: dict[str, object] = {
         "allowed": decision.allowed,

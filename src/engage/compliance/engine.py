@@ -1,4 +1,4 @@
-"""The one entry point: `decide(session, tenant_id, requests, asker, ...)` for one number or a dialer's batch.
+"""The one entry point: `decide(db, tenant_id, requests, asker, ...)` for one number or a dialer's batch.
 
 1. Each request is resolved: E.164 number, jurisdiction (given, else the number's country), the callee's
    zone (the first `phonenumbers.timezone` gives, else the rule set's main zone), the rule set in effect.
@@ -36,7 +36,7 @@ from engage.campaigns import service as campaigns
 from engage.cli_groups import service as cli_groups
 from engage.consents import service as consents
 from engage.core.clock import Clock
-from engage.core.sql import FactQuery
+from engage.core.sql import FactQuery, Reads
 from engage.dnc import service as dnc
 from engage.registry import service as registry
 
@@ -115,9 +115,17 @@ class Gathered:
 
 
 class FactSource(Protocol):
-    async def gather(self, session: AsyncSession, items: Sequence[Resolved], now: datetime) -> list[Gathered | str]:
-        """Per item, in order: what the checks need, or why the request cannot be decided."""
+    async def gather(self, db: Reads, items: Sequence[Resolved], now: datetime) -> list[Gathered | NoCampaign | str]:
+        """Per item, in order: what the checks need, that its campaign is not the tenant's, or why else the request
+        cannot be decided."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class NoCampaign:
+    """The request names a campaign the tenant does not have (or another tenant's)."""
+
+    campaign_id: uuid.UUID
 
 
 class Unresolvable(Exception):
@@ -185,10 +193,10 @@ _FACTS = FactQuery(
 class DatabaseFacts:
     """The facts from PostgreSQL: one statement for the whole batch, in the tenant's scope."""
 
-    async def gather(self, session: AsyncSession, items: Sequence[Resolved], now: datetime) -> list[Gathered | str]:
+    async def gather(self, db: Reads, items: Sequence[Resolved], now: datetime) -> list[Gathered | NoCampaign | str]:
         pairs = sorted({(i.subject.jurisdiction, i.subject.phone) for i in items})
         facts = await _FACTS.gather(
-            session,
+            db,
             phones=sorted({item.subject.phone for item in items}),
             campaign_ids=sorted({item.request.campaign_id for item in items if item.request.campaign_id}),
             registry_jurisdictions=[jurisdiction for jurisdiction, _ in pairs],
@@ -202,12 +210,12 @@ class DatabaseFacts:
         )
         contexts: dict[uuid.UUID, campaigns.CallingContext] = facts["contexts"]
         owned: set[str] = facts["owned"]
-        gathered: list[Gathered | str] = []
+        gathered: list[Gathered | NoCampaign | str] = []
         for item in items:
             request, subject = item.request, item.subject
             campaign = contexts.get(request.campaign_id) if request.campaign_id else None
             if request.campaign_id is not None and campaign is None:
-                gathered.append(f"no campaign {request.campaign_id} in this organisation")
+                gathered.append(NoCampaign(request.campaign_id))
                 continue
             cli_owned: bool | None = None
             if request.cli is not None:
@@ -250,22 +258,33 @@ class Engine:
         self.book = book if book is not None else shipped()
 
     async def decide(
-        self, session: AsyncSession, tenant_id: uuid.UUID, requests: Sequence[CheckRequest], asker: Asker
+        self,
+        db: Reads,
+        tenant_id: uuid.UUID,
+        requests: Sequence[CheckRequest],
+        asker: Asker,
+        *,
+        refuse_unknown_campaigns: bool = False,
     ) -> list[Decision]:
+        """One audited decision per request, in order, in the caller's transaction (a session, or a direct
+        connection). `refuse_unknown_campaigns` (the API): a campaign that is not the tenant's raises the campaign's
+        `CampaignNotFound`, before anything is audited, instead of denying the request."""
         now = self.clock.now()
         try:
             async with asyncio.timeout(self.budget_seconds):
-                verdicts = await self._verdicts(session, requests, now)
+                verdicts = await self._verdicts(db, requests, now, refuse_unknown_campaigns)
+        except campaigns.CampaignNotFound:
+            raise  # the caller's mistake, not the engine's: the caller's 404, no decision
         except Exception as exc:  # noqa: BLE001 - default deny: whatever went wrong, the answer is "no"
             log.warning("compliance.error", error=type(exc).__name__, detail=str(exc)[:200], requests=len(requests))
             reason = (
                 "time budget exceeded" if isinstance(exc, TimeoutError) else f"internal error: {type(exc).__name__}"
             )
             verdicts = [(None, _error_verdict(reason)) for _ in requests]
-        return await self._audit(session, tenant_id, requests, verdicts, asker, now)
+        return await self._audit(db, tenant_id, requests, verdicts, asker, now)
 
     async def _verdicts(
-        self, session: AsyncSession, requests: Sequence[CheckRequest], now: datetime
+        self, db: Reads, requests: Sequence[CheckRequest], now: datetime, refuse_unknown_campaigns: bool
     ) -> list[tuple[str | None, Verdict]]:
         results: list[tuple[str | None, Verdict] | None] = [None] * len(requests)
         resolved: list[tuple[int, Resolved]] = []
@@ -273,32 +292,40 @@ class Engine:
             try:
                 jurisdiction, zone, rules = resolve(request, self.book, now)
             except (Unresolvable, LookupError) as exc:
+                if refuse_unknown_campaigns and request.campaign_id is not None:
+                    # No facts are gathered for it, so the campaign is looked up on its own (a rare path).
+                    await campaigns.ensure_exists(db, request.campaign_id)
                 results[index] = (request.jurisdiction, _error_verdict(str(exc)))
                 continue
             subject = Subject(phone=request.phone, jurisdiction=jurisdiction, zone=zone, cli=request.cli)
             resolved.append((index, Resolved(request, subject, rules)))
         if resolved:
-            gathered = await self._gather(session, [item for _, item in resolved], now)
+            gathered = await self._gather(db, [item for _, item in resolved], now)
             for (index, item), found in zip(resolved, gathered, strict=True):
                 jurisdiction = item.subject.jurisdiction
+                if isinstance(found, NoCampaign):
+                    if refuse_unknown_campaigns:
+                        raise campaigns.not_found(found.campaign_id)
+                    found = f"no campaign {found.campaign_id} in this organisation"
                 if isinstance(found, str):
                     results[index] = (jurisdiction, _error_verdict(found, item.rules))
                 else:
                     results[index] = (jurisdiction, evaluate(item.rules, found.subject, found.facts, now))
         return [result for result in results if result is not None]
 
-    async def _gather(self, session: AsyncSession, items: list[Resolved], now: datetime) -> list[Gathered | str]:
+    async def _gather(self, db: Reads, items: list[Resolved], now: datetime) -> list[Gathered | NoCampaign | str]:
         # A savepoint: a query that fails or times out must leave the transaction able to write the audit. Its
         # statement timeout is below the budget, so a slow query is stopped by PostgreSQL before asyncio has to
         # cancel it.
-        await session.flush()  # what the caller's transaction added (a dialer's attempts) is a fact too
-        async with repository.bounded(session, int(self.budget_seconds * 800)):
-            gathered: list[Gathered | str] = await self.source.gather(session, items, now)
+        if isinstance(db, AsyncSession):
+            await db.flush()  # what the caller's transaction added (a dialer's attempts) is a fact too
+        async with repository.bounded(db, int(self.budget_seconds * 800)):
+            gathered: list[Gathered | NoCampaign | str] = await self.source.gather(db, items, now)
         return gathered
 
     async def _audit(
         self,
-        session: AsyncSession,
+        db: Reads,
         tenant_id: uuid.UUID,
         requests: Sequence[CheckRequest],
         verdicts: Sequence[tuple[str | None, Verdict]],
@@ -323,7 +350,7 @@ class Engine:
             for request, (jurisdiction, verdict) in zip(requests, verdicts, strict=True)
         ]
         seqs = await repository.append_audit(
-            session, rows, tenant_id=tenant_id, decided_at=now, channel=asker.channel.value, actor_user_id=asker.user_id
+            db, rows, tenant_id=tenant_id, decided_at=now, channel=asker.channel.value, actor_user_id=asker.user_id
         )
         return [
             Decision(

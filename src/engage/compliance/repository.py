@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, any_, func, literal_column, or_, select, t
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from engage.core.sql import Compiled, Fact, Reads, driver_of, grouped
+from engage.core.sql import Compiled, Fact, Reads, connection_of, grouped
 
 from .models import AuditEntry, DialAttempt
 
@@ -56,7 +56,7 @@ async def bounded(db: Reads, timeout_ms: int) -> AsyncIterator[None]:
     """A savepoint whose statements PostgreSQL stops after `timeout_ms`: one that fails or runs late is undone to
     the savepoint, and the transaction can still write the audit. In and out are one message each (`SAVEPOINT`
     with `SET LOCAL`; `RELEASE` with `RESET`), where a session's savepoint and two settings took four."""
-    connection = await driver_of(db)
+    connection = await connection_of(db)
     await connection.execute(f"SAVEPOINT compliance_facts; SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
     try:
         yield

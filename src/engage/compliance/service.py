@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engage.campaigns import service as campaigns
 from engage.core.clock import Clock
 from engage.core.ids import new_id
 from engage.core.phones import to_e164
 from engage.core.principal import Principal
+from engage.core.sql import Reads
 from engage.tenancy import service as tenancy_service
 
 from . import repository
@@ -27,10 +27,10 @@ from .rules import RuleSet, Window
 from .schemas import ComplianceCheck
 
 
-async def check(session: AsyncSession, principal: Principal, body: ComplianceCheck, *, engine: Engine) -> Decision:
-    """Validate what a client can get wrong (the number, the campaign, the caller ID) as 4xx problems; then one
-    audited decision."""
-    country = await tenancy_service.country(session, principal.tenant_id)
+async def check(db: Reads, principal: Principal, body: ComplianceCheck, *, engine: Engine) -> Decision:
+    """Validate what a client can get wrong (the number and the caller ID as 400s, the campaign as the campaign's
+    404, found with the facts rather than by a query of its own); then one audited decision."""
+    country = await tenancy_service.country(db, principal.tenant_id)
     phone = to_e164(body.phone, country)
     if phone is None:
         raise InvalidPhone(
@@ -45,10 +45,10 @@ async def check(session: AsyncSession, principal: Principal, body: ComplianceChe
                 f"{body.cli!r} is not a valid caller ID.",
                 extra={"errors": [{"field": "cli", "message": "not a valid phone number"}]},
             )
-    if body.campaign_id is not None:
-        await campaigns.ensure_exists(session, body.campaign_id)
     request = CheckRequest(phone=phone, campaign_id=body.campaign_id, jurisdiction=body.jurisdiction, cli=cli)
-    [decision] = await engine.decide(session, principal.tenant_id, [request], Asker(Channel.api, principal.user_id))
+    [decision] = await engine.decide(
+        db, principal.tenant_id, [request], Asker(Channel.api, principal.user_id), refuse_unknown_campaigns=True
+    )
     return decision
 
 

@@ -152,7 +152,21 @@ async def tenant_reads(engine: AsyncEngine, tenant_id: uuid.UUID) -> AsyncIterat
 
     Same pool, same role, same scoping message as `tenant_transaction`; `READ ONLY`, so a write here fails. A
     connection whose ROLLBACK fails is dropped from the pool rather than returned to it."""
-    scope = uuid.UUID(str(tenant_id))
+    async with _direct(engine, tenant_id, "READ ONLY") as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def tenant_writes(engine: AsyncEngine, tenant_id: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
+    """`tenant_reads` that may write: for a route whose writes are compiled statements too (the compliance
+    check's audit). Commits when the block ends, rolls back on any exception."""
+    async with _direct(engine, tenant_id, "READ WRITE") as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def _direct(engine: AsyncEngine, tenant_id: uuid.UUID, access: str) -> AsyncIterator[asyncpg.Connection]:
+    scope = uuid.UUID(str(tenant_id))  # renders as hex digits and dashes only: safe to put in the statement
     pooled = await engine.raw_connection()
     ended = False  # the transaction ended cleanly: the connection can go back to the pool
     try:
@@ -160,7 +174,7 @@ async def tenant_reads(engine: AsyncEngine, tenant_id: uuid.UUID) -> AsyncIterat
         if driver is None:
             raise RuntimeError("the pooled connection has no asyncpg connection")
         await driver.execute(
-            f"BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT set_config('app.tenant_id', '{scope}', true)"
+            f"BEGIN ISOLATION LEVEL READ COMMITTED {access}; SELECT set_config('app.tenant_id', '{scope}', true)"
         )
         try:
             yield driver

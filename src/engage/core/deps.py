@@ -6,16 +6,18 @@ Invariant: the tenant of every query comes from the verified token, never from t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from .db import tenant_reads, tenant_transaction
+from .db import tenant_reads, tenant_transaction, tenant_writes
 from .errors import Forbidden, TooManyRequests, Unauthorized
 from .metrics import RATE_LIMITED
 from .principal import Permission, Principal, Role
@@ -124,16 +126,20 @@ class Scope:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What a tenant-scoped read route works with: its caller, a read-only transaction and the runtime."""
+    """What a tenant-scoped route on a direct connection works with: its caller, the request's transaction on an
+    asyncpg connection (read-only from `reading`, read-write from `writing`) and the runtime."""
 
     principal: Principal
     db: asyncpg.Connection
     runtime: Runtime
 
 
-# `scoped` and `reading` are `require(permission)`, the transaction and `RuntimeDep` as one dependency, for the
-# hottest routes: FastAPI resolves each dependency of a request anew (its parameters, its sub-dependencies, its
-# cache key), and on a read that takes a millisecond that bookkeeping was a third of the time (`engage bench
+Writing = Reading
+
+
+# `scoped`, `reading` and `writing` are `require(permission)`, the transaction and `RuntimeDep` as one dependency,
+# for the hottest routes: FastAPI resolves each dependency of a request anew (its parameters, its sub-dependencies,
+# its cache key), and on a read that takes a millisecond that bookkeeping was a third of the time (`engage bench
 # api`). Same checks in the same order (401, 429, then 403); the transaction ends before the response leaves, so
 # use them with `scope="function"`.
 
@@ -155,12 +161,24 @@ def scoped(permission: Permission) -> Callable[..., AsyncIterator[Scope]]:
 def reading(permission: Permission) -> Callable[..., AsyncIterator[Reading]]:
     """The caller, allowed `permission`, with a read-only transaction on an asyncpg connection (`tenant_reads`):
     for routes that run only compiled reads (`core.sql`)."""
+    return _direct(permission, tenant_reads)
 
+
+def writing(permission: Permission) -> Callable[..., AsyncIterator[Writing]]:
+    """`reading`, with a transaction that may write (`tenant_writes`), committed before the response leaves: for
+    routes whose every statement, writes included, is compiled (`core.sql`)."""
+    return _direct(permission, tenant_writes)
+
+
+def _direct(
+    permission: Permission,
+    transaction: Callable[[AsyncEngine, uuid.UUID], AbstractAsyncContextManager[asyncpg.Connection]],
+) -> Callable[..., AsyncIterator[Reading]]:
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> AsyncIterator[Reading]:
         runtime, principal = await _allowed(request, credentials, permission)
-        async with tenant_reads(runtime.engine, principal.tenant_id) as db:
+        async with transaction(runtime.engine, principal.tenant_id) as db:
             yield Reading(principal, db, runtime)
 
     _PERMISSIONS[dependency] = permission

@@ -69,19 +69,19 @@ class Compiled:
         return [values[name] if name in values else self._defaults[name] for name in self._names]
 
     async def fetch(self, db: Reads, **values: Any) -> Sequence[asyncpg.Record]:
-        connection = await _connection(db)
+        connection = await connection_of(db)
         arguments = self.arguments(values)
         rows: list[asyncpg.Record] = await connection.fetch(self.sql, *arguments)
         return rows
 
     async def fetchrow(self, db: Reads, **values: Any) -> asyncpg.Record | None:
-        connection = await _connection(db)
+        connection = await connection_of(db)
         arguments = self.arguments(values)
         row: asyncpg.Record | None = await connection.fetchrow(self.sql, *arguments)
         return row
 
     async def fetchval(self, db: Reads, **values: Any) -> Any:
-        connection = await _connection(db)
+        connection = await connection_of(db)
         arguments = self.arguments(values)
         return await connection.fetchval(self.sql, *arguments)
 
@@ -138,7 +138,8 @@ def for_body(*columns: ColumnElement[Any]) -> list[ColumnElement[Any]]:
     return [sql_cast(column, Text).label(column.key) if isinstance(column.type, Uuid) else column for column in columns]
 
 
-async def _connection(db: Reads) -> asyncpg.Connection:
+async def connection_of(db: Reads) -> asyncpg.Connection:
+    """The asyncpg connection of the transaction `db` is (a direct connection) or runs on (a session)."""
     return await driver_of(db) if isinstance(db, AsyncSession) else db
 
 
