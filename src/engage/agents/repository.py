@@ -7,18 +7,19 @@ first and then lock it, so concurrent changes of one agent's state serialise on 
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Uuid, bindparam, false, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, Text, false, func, or_, select, tuple_
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.principal import Role
-from engage.core.sql import Compiled, Reads
+from engage.core.sql import Fact
 from engage.users.models import User
 
 from .models import AgentState, SipRegistration
@@ -80,68 +81,43 @@ async def flush(session: AsyncSession) -> None:
     await session.flush()
 
 
-@dataclass(frozen=True, slots=True)
-class AgentRow:
-    """One agent on the board; `state`, `state_since`, `reason` and `current_call_id` are None when the agent has
-    no row."""
-
-    id: uuid.UUID
-    full_name: str
-    created_at: datetime
-    state: str | None
-    state_since: datetime | None
-    reason: str | None
-    current_call_id: uuid.UUID | None
-    sip_registered: bool
-
-
 # What the switch last said about the agent's SIP user; an agent without one is never registered (the outer
 # join finds no row for a NULL `sip_user`).
 _REGISTERED = func.coalesce(SipRegistration.registered, false())
 
 
-@functools.cache
-def _floor(by_team: bool) -> Compiled:
-    query = (
-        select(
-            User.id,
-            User.full_name,
-            User.created_at,
-            AgentState.state,
-            AgentState.state_since,
-            AgentState.reason,
-            AgentState.current_call_id,
-            _REGISTERED.label("sip_registered"),
-        )
+def floor(team_id: ColumnElement[uuid.UUID | None]) -> Fact[list[Sequence[Any]]]:
+    """Every active agent of the tenant (of the team `team_id` unless it is NULL) as one record array, by name:
+    (id as text, full name, state, since when, SIP registered, current call id as text). An agent without a state
+    row is `offline` since the user's `created_at`. No agent: an empty list.
+
+    Not paginated, like the seed's response: it is one contact centre's floor (hundreds of rows at most), and
+    the `summary` must count the same rows the list shows.
+    """
+    fields = tuple_(
+        sql_cast(User.id, Text),
+        User.full_name,
+        func.coalesce(AgentState.state, OFFLINE),
+        func.coalesce(AgentState.state_since, User.created_at),
+        _REGISTERED,
+        sql_cast(AgentState.current_call_id, Text),
+    )
+    found = (
+        select(func.array_agg(aggregate_order_by(fields, User.full_name, User.id)))
+        .select_from(User)
         .outerjoin(AgentState, AgentState.agent_id == User.id)
         .outerjoin(SipRegistration, SipRegistration.sip_user == User.sip_user)
-        .where(User.role == Role.agent.value, User.is_active.is_(True))
-        .order_by(User.full_name, User.id)
-    )
-    return Compiled(query.where(User.team_id == bindparam("team_id", type_=Uuid)) if by_team else query)
-
-
-async def list_agents(db: Reads, *, team_id: uuid.UUID | None = None) -> list[AgentRow]:
-    """Every active agent of the tenant (optionally of one team) with its stored state and SIP registration, by
-    name.
-
-    Not paginated, like the seed's response: it is one contact centre's floor (hundreds of rows at most),
-    and the `summary` must count the same rows the list shows.
-    """
-    rows = await (_floor(True).fetch(db, team_id=team_id) if team_id is not None else _floor(False).fetch(db))
-    return [
-        AgentRow(
-            id=row["id"],
-            full_name=row["full_name"],
-            created_at=row["created_at"],
-            state=row["state"],
-            state_since=row["state_since"],
-            reason=row["reason"],
-            current_call_id=row["current_call_id"],
-            sip_registered=bool(row["sip_registered"]),
+        .where(
+            User.role == Role.agent.value,
+            User.is_active.is_(True),
+            or_(team_id.is_(None), User.team_id == team_id),
         )
-        for row in rows
-    ]
+    )
+    return Fact(found.scalar_subquery(), _records)
+
+
+def _records(value: list[Sequence[Any]] | None) -> list[Sequence[Any]]:
+    return value or []  # NULL: no agent
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.clock import Clock, isoformat_z
 from engage.core.outbox import record_event
 from engage.core.principal import Principal, Role
-from engage.core.sql import Reads
+from engage.core.sql import Fact
 from engage.users.models import User
 
 from . import repository
@@ -43,16 +45,17 @@ class Availability:
 
 @dataclass(frozen=True, slots=True)
 class BoardEntry:
-    """An agent on the board. Its call figures of the day are the calls domain's (`calls.service.board`)."""
+    """An agent on the board. Its call figures of the day are the calls domain's (`calls.service.board`). Ids as
+    text, as the body writes them."""
 
-    id: uuid.UUID
+    id: str
     full_name: str
     state: AgentStatus
     state_since: datetime
     # What the switch last said about the agent's SIP user (`sip_registrations`, written by the dialer worker).
     sip_registered: bool
     # Set by the dialer: the call the agent is reserved for or on.
-    current_call_id: uuid.UUID | None
+    current_call_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,22 +145,26 @@ def _availability(agent_id: uuid.UUID, state: str, state_since: datetime, reason
     return Availability(agent_id=agent_id, state=AgentStatus(state), state_since=state_since, reason=reason)
 
 
-async def board(db: Reads, *, team_id: uuid.UUID | None = None) -> Board:
-    """Every active agent (of one team, if asked; an unknown team, like a team of another tenant, is simply one
-    without agents, as in GET /v1/users?team_id=) and the counts per state."""
-    entries: list[BoardEntry] = []
-    for row in await repository.list_agents(db, team_id=team_id):
-        state = AgentStatus(row.state) if row.state is not None else AgentStatus.offline
-        entries.append(
-            BoardEntry(
-                id=row.id,
-                full_name=row.full_name,
-                state=state,
-                state_since=row.state_since if row.state_since is not None else row.created_at,
-                sip_registered=row.sip_registered,
-                current_call_id=row.current_call_id,
-            )
+def floor(team_id: ColumnElement[uuid.UUID | None]) -> Fact[Board]:
+    """The board as a fact (`core.sql.Fact`), for the calls domain to gather with each agent's call figures in
+    one statement: every active agent (of the team `team_id` unless it is NULL; an unknown team, like a team of
+    another tenant, is simply one without agents, as in GET /v1/users?team_id=) and the counts per state."""
+    records = repository.floor(team_id)
+    return Fact(records.column, lambda value: _board(records.read(value)))
+
+
+def _board(records: list[Sequence[Any]]) -> Board:
+    entries = [
+        BoardEntry(
+            id=agent_id,
+            full_name=full_name,
+            state=AgentStatus(state),
+            state_since=since,
+            sip_registered=registered,
+            current_call_id=call_id,
         )
+        for agent_id, full_name, state, since, registered, call_id in records
+    ]
     counts = Counter(entry.state for entry in entries)
     summary = {"total": len(entries)} | {status.value: counts[status] for status in AgentStatus}
     return Board(agents=entries, summary=summary)

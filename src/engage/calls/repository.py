@@ -11,25 +11,27 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     DateTime,
     String,
+    Text,
     Uuid,
-    any_,
     bindparam,
     func,
     literal_column,
     select,
+    tuple_,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from engage.core.pagination import CompiledPage, PageParams, PageResult
-from engage.core.sql import Compiled, Reads, for_body
+from engage.core.sql import Compiled, Fact, Reads, for_body
 
 from .models import LIVE_STATUSES, Call, CallStatus
 
@@ -60,19 +62,22 @@ _LIST_FILTERS = {
 
 
 @functools.cache
-def _listing(filters: frozenset[str]) -> CompiledPage:
+def _listing(filters: frozenset[str], columns: tuple[str, ...]) -> CompiledPage:
     conditions = [condition for name, condition in _LIST_FILTERS.items() if name in filters]
     return CompiledPage.of(
-        select(*for_body(*Call.__table__.columns)).where(*conditions),
+        select(*for_body(*(Call.__table__.c[name] for name in columns))).where(*conditions),
         Call.__table__.c.id,
         count_from=select(Call.id).where(*conditions),
     )
 
 
-async def list_calls(db: Reads, params: PageParams, where: CallFilter) -> PageResult[asyncpg.Record]:
-    """A page of calls as records (every column of `calls`) and the filtered total, in one statement."""
+async def list_calls(
+    db: Reads, params: PageParams, where: CallFilter, *, columns: tuple[str, ...]
+) -> PageResult[asyncpg.Record]:
+    """A page of calls as records (the columns named in `columns`, in that order, then the page's total) and the
+    filtered total, in one statement."""
     given = {name: getattr(where, name) for name in _LIST_FILTERS if getattr(where, name) is not None}
-    return await _listing(frozenset(given)).fetch(db, params, **given)
+    return await _listing(frozenset(given), columns).fetch(db, params, **given)
 
 
 async def get_call(session: AsyncSession, call_id: uuid.UUID) -> Call | None:
@@ -161,23 +166,25 @@ async def live_counts(db: Reads) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-_AGENT_DAY_FIGURES = Compiled(
-    select(Call.agent_id, func.count(), func.coalesce(func.sum(Call.talk_time_seconds), 0))
-    .where(
-        Call.agent_id == any_(bindparam("agent_ids", type_=ARRAY(Uuid))),
-        Call.started_at >= bindparam("start", type_=_INSTANT),
-        Call.started_at < bindparam("end", type_=_INSTANT),
+def agent_day_figures(
+    *, start: ColumnElement[datetime], end: ColumnElement[datetime]
+) -> Fact[dict[str, tuple[int, int]]]:
+    """(calls, talk time in seconds) per agent (its id as text) over the tenant's calls started in [start, end),
+    as a fact (`core.sql.Fact`): one grouped subquery, served by ix_calls_tenant_id_started_at. An agent without
+    calls is absent."""
+    per_agent = (
+        select(
+            sql_cast(Call.agent_id, Text).label("agent_id"),
+            func.count().label("calls"),
+            func.coalesce(func.sum(Call.talk_time_seconds), 0).label("talk"),
+        )
+        .where(Call.agent_id.is_not(None), Call.started_at >= start, Call.started_at < end)
+        .group_by(Call.agent_id)
+        .subquery()
     )
-    .group_by(Call.agent_id)
-)
+    found = select(func.array_agg(tuple_(per_agent.c.agent_id, per_agent.c.calls, per_agent.c.talk)))
+    return Fact(found.scalar_subquery(), _figures)
 
 
-async def agent_day_figures(
-    db: Reads, agent_ids: Sequence[uuid.UUID], *, start: datetime, end: datetime
-) -> dict[uuid.UUID, tuple[int, int]]:
-    """(calls, talk time in seconds) per agent over the calls started in [start, end), in one grouped statement
-    (served by ix_calls_agent_id_started_at). An agent without calls is absent."""
-    if not agent_ids:
-        return {}
-    rows = await _AGENT_DAY_FIGURES.fetch(db, agent_ids=list(agent_ids), start=start, end=end)
-    return {row[0]: (int(row[1]), int(row[2] or 0)) for row in rows if row[0] is not None}
+def _figures(value: Sequence[Sequence[Any]] | None) -> dict[str, tuple[int, int]]:
+    return {agent_id: (int(calls), int(talk)) for agent_id, calls, talk in value or ()}

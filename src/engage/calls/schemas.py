@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,13 +41,15 @@ class CallRead(ReadModel):
     notes: str | None
 
     @staticmethod
-    def body_of_record(record: Mapping[str, Any]) -> dict[str, Any]:
-        """The JSON body of a call from a row of `calls`, without building or validating a model: every field is
-        the column of its name, stored as the body writes it (a test holds this equal to the model's body)."""
-        return {name: record[name] for name in _CALL_FIELDS}
+    def body_of_record(record: Sequence[Any]) -> dict[str, Any]:
+        """The JSON body of a call from a record that starts with the columns of `CALL_FIELDS`, in that order,
+        without building or validating a model: every field is the column of its name, stored as the body writes
+        it (a test holds this equal to the model's body). Columns after those (a page's total) are left out."""
+        return dict(zip(CALL_FIELDS, record, strict=False))
 
 
-_CALL_FIELDS = tuple(CallRead.model_fields)
+# The body's fields, in its order: what a listing selects first (`repository.list_calls`).
+CALL_FIELDS = tuple(CallRead.model_fields)
 
 
 class CallsToday(ReadModel):
