@@ -43,24 +43,17 @@ class Availability:
     reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class BoardEntry:
-    """An agent on the board. Its call figures of the day are the calls domain's (`calls.service.board`). Ids as
-    text, as the body writes them."""
-
-    id: str
-    full_name: str
-    state: AgentStatus
-    state_since: datetime
-    # What the switch last said about the agent's SIP user (`sip_registrations`, written by the dialer worker).
-    sip_registered: bool
-    # Set by the dialer: the call the agent is reserved for or on.
-    current_call_id: str | None
+# An agent on the board as its body holds it (`schemas.AgentOnBoard`), in its order, up to the call figures of the
+# day, which are the calls domain's (`calls.service.board`) to add: its id as text, full name, state, since when,
+# whether the switch last said its SIP user is registered, and the call the dialer reserved it for or put it on.
+BOARD_ENTRY_FIELDS = ("id", "full_name", "state", "state_since", "sip_registered", "current_call_id")
+_STATES = tuple(status.value for status in AgentStatus)
 
 
 @dataclass(frozen=True, slots=True)
 class Board:
-    agents: list[BoardEntry]
+    # Each a fresh dict of `BOARD_ENTRY_FIELDS`: the caller may add to it.
+    agents: list[dict[str, Any]]
     # `total` and one count per AgentStatus value (zeros included).
     summary: dict[str, int]
 
@@ -154,20 +147,9 @@ def floor(team_id: ColumnElement[uuid.UUID | None]) -> Fact[Board]:
 
 
 def _board(records: list[Sequence[Any]]) -> Board:
-    entries = [
-        BoardEntry(
-            id=agent_id,
-            full_name=full_name,
-            state=AgentStatus(state),
-            state_since=since,
-            sip_registered=registered,
-            current_call_id=call_id,
-        )
-        for agent_id, full_name, state, since, registered, call_id in records
-    ]
-    counts = Counter(entry.state for entry in entries)
-    summary = {"total": len(entries)} | {status.value: counts[status] for status in AgentStatus}
-    return Board(agents=entries, summary=summary)
+    entries = [dict(zip(BOARD_ENTRY_FIELDS, record, strict=True)) for record in records]
+    counts = Counter(entry["state"] for entry in entries)
+    return Board(agents=entries, summary={"total": len(entries)} | {state: counts[state] for state in _STATES})
 
 
 async def sip_registered(session: AsyncSession) -> SipRegistered:

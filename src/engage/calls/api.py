@@ -100,24 +100,6 @@ async def agent_board(
 ) -> Response:
     live = await service.board(reads.db, reads.principal.tenant_id, team_id=team_id, clock=reads.runtime.clock)
     # Written as plain values, not models (`core.responses`): a test holds the body to `AgentBoard`.
-    agents = []
     for entry in live.board.agents:
-        calls, talk = live.figures.get(entry.id, _NO_CALLS)
-        agents.append(
-            {
-                "id": entry.id,
-                "full_name": entry.full_name,
-                "state": entry.state.value,
-                "state_since": entry.state_since,
-                "sip_registered": entry.sip_registered,
-                "current_call_id": entry.current_call_id,
-                "calls_today": calls,
-                "talk_time_today_seconds": talk,
-            }
-        )
-    return json_body(
-        {
-            "agents": agents,
-            "summary": live.board.summary,
-        }
-    )
+        entry["calls_today"], entry["talk_time_today_seconds"] = live.figures.get(entry["id"], _NO_CALLS)
+    return json_body({"agents": live.board.agents, "summary": live.board.summary})
