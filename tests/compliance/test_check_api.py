@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import phonenumbers
 import pytest
 from sqlalchemy import func, select
 
@@ -311,6 +312,28 @@ class TestBadInput:
 
     async def test_without_a_token_is_401(self, client: httpx.AsyncClient) -> None:
         assert_problem(await client.post("/v1/compliance/check", json={"phone": "+971501234567"}), 401, "unauthorized")
+
+
+class TestCost:
+    async def test_a_check_parses_the_number_once(
+        self, client: httpx.AsyncClient, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The service parses what the caller typed and hands the parsed number to the engine, which places it
+        # (country, time zones) without parsing the E.164 form again.
+        parsed: list[str] = []
+        parse = phonenumbers.parse
+
+        def counting(number: str, region: str | None = None, *args: Any, **kwargs: Any) -> Any:
+            parsed.append(number)
+            return parse(number, region, *args, **kwargs)
+
+        monkeypatch.setattr(phonenumbers, "parse", counting)
+        local = "0" + random_ae_mobile().removeprefix("+971")  # as typed in the tenant's country
+
+        result = await check(client, headers, phone=local)
+
+        assert result["jurisdiction"] == "AE"
+        assert parsed == [local]
 
 
 class TestRolesAndAudit:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -59,12 +59,15 @@ class Channel(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CheckRequest:
-    """`phone` in E.164 (callers normalise what people type first); `cli` the caller ID to present, if known."""
+    """`phone` in E.164 (callers normalise what people type first); `cli` the caller ID to present, if known.
+    `number`: `phone` already parsed and found valid (`core.phones.parse_valid`), when the caller has it, so the
+    engine does not parse it again."""
 
     phone: str
     campaign_id: uuid.UUID | None = None
     jurisdiction: str | None = None
     cli: str | None = None
+    number: phonenumbers.PhoneNumber | None = field(default=None, compare=False, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -135,12 +138,7 @@ class Unresolvable(Exception):
 def resolve(request: CheckRequest, book: RuleBook, now: datetime) -> tuple[str, ZoneInfo, RuleSet]:
     """The number's jurisdiction (given, else its country), the callee's zone and the rule set in effect, as every
     decision resolves them; `Unresolvable` (or `LookupError`) when the number cannot be placed."""
-    try:
-        number = phonenumbers.parse(request.phone, None)
-    except phonenumbers.NumberParseException as exc:
-        raise Unresolvable(f"{request.phone!r} is not an E.164 number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise Unresolvable("the number is not a valid phone number")
+    number = request.number if request.number is not None else _valid_number(request.phone)
     jurisdiction = (request.jurisdiction or phonenumbers.region_code_for_number(number) or "").upper()
     if len(jurisdiction) != 2:
         raise Unresolvable("no jurisdiction for the number")
@@ -153,6 +151,16 @@ def resolve(request: CheckRequest, book: RuleBook, now: datetime) -> tuple[str, 
         return jurisdiction, ZoneInfo(zone_name), rules
     except ZoneInfoNotFoundError as exc:
         raise Unresolvable(f"unknown time zone {zone_name}") from exc
+
+
+def _valid_number(phone: str) -> phonenumbers.PhoneNumber:
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException as exc:
+        raise Unresolvable(f"{phone!r} is not an E.164 number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise Unresolvable("the number is not a valid phone number")
+    return number
 
 
 def _error_verdict(reason: str, rules: RuleSet | None = None) -> Verdict:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.clock import Clock
 from engage.core.ids import new_id
-from engage.core.phones import to_e164
+from engage.core.phones import e164_of, parse_valid, to_e164
 from engage.core.principal import Principal
 from engage.core.sql import Reads
 from engage.tenancy import service as tenancy_service
@@ -31,8 +31,8 @@ async def check(db: Reads, principal: Principal, body: ComplianceCheck, *, engin
     """Validate what a client can get wrong (the number and the caller ID as 400s, the campaign as the campaign's
     404, found with the facts rather than by a query of its own); then one audited decision."""
     country = await tenancy_service.country(db, principal.tenant_id)
-    phone = to_e164(body.phone, country)
-    if phone is None:
+    number = parse_valid(body.phone, country)
+    if number is None:
         raise InvalidPhone(
             f"{body.phone!r} is not a valid phone number (E.164, or local format in {country}).",
             extra={"errors": [{"field": "phone", "message": "not a valid phone number"}]},
@@ -45,7 +45,9 @@ async def check(db: Reads, principal: Principal, body: ComplianceCheck, *, engin
                 f"{body.cli!r} is not a valid caller ID.",
                 extra={"errors": [{"field": "cli", "message": "not a valid phone number"}]},
             )
-    request = CheckRequest(phone=phone, campaign_id=body.campaign_id, jurisdiction=body.jurisdiction, cli=cli)
+    request = CheckRequest(
+        phone=e164_of(number), campaign_id=body.campaign_id, jurisdiction=body.jurisdiction, cli=cli, number=number
+    )
     [decision] = await engine.decide(
         db, principal.tenant_id, [request], Asker(Channel.api, principal.user_id), refuse_unknown_campaigns=True
     )

@@ -15,6 +15,13 @@ _MAX_INPUT_LENGTH = 40
 
 def to_e164(raw: str, region: str) -> str | None:
     """`raw` in E.164, international (`00…`) or local format for `region` (ISO 3166-1 alpha-2) → E.164."""
+    number = parse_valid(raw, region)
+    return e164_of(number) if number is not None else None
+
+
+def parse_valid(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """`raw` (as `to_e164` reads it) parsed, if it is a valid number; else None. For a caller that goes on to
+    ask more of the number than its E.164 form (its country, its time zones), so it is parsed once."""
     text = raw.strip()
     if not text or len(text) > _MAX_INPUT_LENGTH:
         return None
@@ -22,8 +29,10 @@ def to_e164(raw: str, region: str) -> str | None:
         number = phonenumbers.parse(text, region.upper())
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def e164_of(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
