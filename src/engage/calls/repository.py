@@ -50,14 +50,14 @@ class CallFilter:
     started_to: datetime | None = None
 
 
-_INSTANT = DateTime(timezone=True)
+INSTANT = DateTime(timezone=True)
 # The list's filters by `CallFilter` field; each takes its value from a parameter of that name.
 _LIST_FILTERS = {
     "campaign_id": Call.campaign_id == bindparam("campaign_id", type_=Uuid),
     "agent_id": Call.agent_id == bindparam("agent_id", type_=Uuid),
     "status": Call.status == bindparam("status", type_=String),
-    "started_from": Call.started_at >= bindparam("started_from", type_=_INSTANT),
-    "started_to": Call.started_at <= bindparam("started_to", type_=_INSTANT),
+    "started_from": Call.started_at >= bindparam("started_from", type_=INSTANT),
+    "started_to": Call.started_at <= bindparam("started_to", type_=INSTANT),
 }
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Uuid, bindparam
+from sqlalchemy import Uuid, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.agents import service as agents
@@ -34,8 +34,6 @@ from .errors import CallNotFound
 from .models import Call, CallStatus
 from .repository import CallFilter
 from .schemas import CALL_FIELDS, ActiveCalls, CallRead, CallsToday
-
-_INSTANT = DateTime(timezone=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +157,7 @@ class LiveBoard:
 _LIVE_BOARD = FactQuery(
     board=agents.floor(bindparam("team_id", type_=Uuid)),
     figures=repository.agent_day_figures(
-        start=bindparam("start", type_=_INSTANT), end=bindparam("end", type_=_INSTANT)
+        start=bindparam("start", type_=repository.INSTANT), end=bindparam("end", type_=repository.INSTANT)
     ),
 )
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.agents.errors import AgentNotFound, NotAnAgent
 from engage.calls.models import ENDED_STATUSES, Call, CallOrigin, CallStatus
-from engage.campaigns.errors import CampaignNotFound
+from engage.campaigns import service as campaigns
 from engage.campaigns.models import Campaign
 from engage.compliance.engine import Asker, Channel, CheckRequest, Decision, Engine
 from engage.compliance.errors import InvalidPhone
@@ -132,7 +132,7 @@ async def originate(
     if body.campaign_id is not None:
         campaign = await repository.get_campaign(session, body.campaign_id)
         if campaign is None:
-            raise CampaignNotFound(f"No campaign {body.campaign_id} in your organisation.")
+            raise campaigns.not_found(body.campaign_id)
     cli = await _caller_id(session, body.cli_override, campaign, destination, country)
     await _check_ready(session, agent)
     now = clock.now()

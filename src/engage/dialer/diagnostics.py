@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.campaigns import service as campaigns
-from engage.campaigns.errors import CampaignNotFound
 from engage.campaigns.models import Campaign
 from engage.campaigns.schemas import CampaignStatus, DialingMode
 from engage.compliance import service as compliance
@@ -66,7 +65,7 @@ async def diagnose(
     await campaigns.ensure_exists(session, campaign_id)
     campaign = await repository.get_campaign(session, campaign_id)
     if campaign is None:  # gone between the two reads
-        raise CampaignNotFound(f"No campaign {campaign_id} in your organisation.")
+        raise campaigns.not_found(campaign_id)
     agents = await repository.campaign_agents(session, campaign.id)
     registered = await repository.registered_sip_users(session, {a.sip_user for a in agents if a.sip_user})
     live = await repository.live_calls(session, campaign.id)
