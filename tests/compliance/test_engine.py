@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
-from asyncpg.connection import LoggedQuery
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -40,6 +39,7 @@ from engage.tenancy.models import Tenant
 from engage.users.models import User
 
 from ..factories import Factory
+from ..statements import statements_sent
 from .conftest import Registries, random_ae_mobile
 
 pytestmark = pytest.mark.usefixtures("open_hours", "registries")
@@ -206,19 +206,9 @@ class TestBatch:
     async def test_a_batch_gathers_its_facts_in_one_statement(self, runtime: Runtime, tenant: Tenant) -> None:
         async def sent_for(requests: list[CheckRequest]) -> list[str]:
             engine = Engine(clock=runtime.clock, budget_seconds=2.0)
-            sent: list[str] = []
-
-            def log(record: LoggedQuery) -> None:
-                if "pg_type" not in record.query:  # asyncpg reading a new statement's types, once per connection
-                    sent.append(record.query)
-
             async with tenant_transaction(runtime.sessions, tenant.id) as session:
-                connection = await driver_of(session)
-                connection.add_query_logger(log)
-                try:
+                with statements_sent(await driver_of(session)) as sent:
                     await engine.decide(session, tenant.id, requests, ASKER)
-                finally:
-                    connection.remove_query_logger(log)
             return sent
 
         one = await sent_for([CheckRequest(random_ae_mobile())])

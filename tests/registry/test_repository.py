@@ -4,7 +4,6 @@ a batch are listed, as facts of one statement; and that the app role can read th
 from __future__ import annotations
 
 import pytest
-from asyncpg.connection import LoggedQuery
 from sqlalchemy import ARRAY, String, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
@@ -14,6 +13,7 @@ from engage.core.sql import FactQuery, driver_of
 from engage.registry import repository
 from engage.tenancy.models import Tenant
 
+from ..statements import statements_sent
 from .conftest import Registries
 
 KW_1, KW_2 = "+96555123451", "+96555123452"
@@ -69,19 +69,9 @@ class TestListed:
         kw = await registries.use("KW")
         await registries.import_lines(kw, [f"+9655{n:07d}" for n in range(0, 2_000, 2)])
         asked = [f"+9655{n:07d}" for n in range(1_000)]
-        statements: list[str] = []
-
-        def log(record: LoggedQuery) -> None:
-            if "pg_type" not in record.query:  # asyncpg reading a new statement's types, once per connection
-                statements.append(record.query)
-
         async with unscoped_transaction(runtime.sessions) as session:
-            connection = await driver_of(session)
-            connection.add_query_logger(log)
-            try:
+            with statements_sent(await driver_of(session)) as statements:
                 facts = await FACTS.gather(session, jurisdictions=[kw] * len(asked), phones=asked)
-            finally:
-                connection.remove_query_logger(log)
 
         assert facts["listed"] == {(kw, f"+9655{n:07d}") for n in range(0, 1_000, 2)}
         assert len(statements) == 1

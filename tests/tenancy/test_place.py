@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from asyncpg.connection import LoggedQuery
-
 from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.runtime import Runtime
 from engage.core.sql import driver_of
 from engage.tenancy import service as tenancy
+
+from ..statements import statements_sent
 
 
 async def _create(runtime: Runtime, *, country: str, timezone: str) -> uuid.UUID:
@@ -42,23 +42,14 @@ class TestPlace:
 
     async def test_a_second_read_sends_no_statement(self, runtime: Runtime) -> None:
         tenant_id = await _create(runtime, country="QA", timezone="Asia/Qatar")
-        sent: list[str] = []
-
-        def log(record: LoggedQuery) -> None:
-            sent.append(record.query)
-
         async with tenant_transaction(runtime.sessions, tenant_id) as session:
-            connection = await driver_of(session)
-            connection.add_query_logger(log)
-            try:
+            with statements_sent(await driver_of(session)) as sent:
                 assert await tenancy.country(session, tenant_id) == "QA"
                 await asyncio.sleep(0)  # asyncpg calls its query loggers soon, not at once
                 read_first = len(sent)
                 assert await tenancy.timezone(session, tenant_id) == "Asia/Qatar"
                 assert await tenancy.country(session, tenant_id) == "QA"
                 await asyncio.sleep(0)
-            finally:
-                connection.remove_query_logger(log)
 
         assert read_first >= 1
         assert len(sent) == read_first
