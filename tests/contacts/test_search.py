@@ -417,3 +417,111 @@ class TestSearchView:
         with pytest.raises(DBAPIError, match="permission denied"):
             async with tenant_transaction(runtime.sessions, tenant.id) as session:
                 await session.execute(text(statement))
+
+
+@pytest.mark.usefixtures("people")
+class TestTerms:
+    """Words are found from their start, through `contact_terms` (migration 20261206_0900), which triggers on
+    `contacts` keep and the app role may only read, its own tenant's rows only."""
+
+    async def test_a_word_is_matched_from_its_start_not_from_inside(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> None:
+        assert names(await search(client, headers, "Haddad")) == ["Omar Haddad"]
+        assert names(await search(client, headers, "addad")) == []
+
+    async def test_an_arabic_name_is_found_without_its_joined_article(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> None:
+        assert phones(await search(client, headers, "منصوري")) == {"+971502000001"}
+        assert phones(await search(client, headers, "المنصوري")) == {"+971502000001"}
+
+    async def test_words_split_at_punctuation_as_the_names_were(
+        self, client: httpx.AsyncClient, headers: dict[str, str], campaign: Campaign
+    ) -> None:
+        body = {"contacts": [{"phone": "+971505550003", "first_name": "Noura", "last_name": "Al-Suwaidi"}]}
+        await client.post(f"/v1/campaigns/{campaign.id}/contacts", headers=headers, json=body)
+
+        assert phones(await search(client, headers, "suwaidi")) == {"+971505550003"}
+        assert phones(await search(client, headers, "al-suwaidi")) == {"+971505550003"}
+
+    async def test_the_word_typed_in_full_ranks_above_longer_words_it_begins(
+        self, client: httpx.AsyncClient, headers: dict[str, str], campaign: Campaign
+    ) -> None:
+        body = {
+            "contacts": [
+                {"phone": "+971505550004", "first_name": "Alia"},
+                {"phone": "+971505550005", "first_name": "Ali", "last_name": "Bin Zayed Al Nahyan Al Falasi"},
+            ]
+        }
+        await client.post(f"/v1/campaigns/{campaign.id}/contacts", headers=headers, json=body)
+
+        result = await search(client, headers, "ali")
+
+        assert [i["phone"] for i in result["items"]] == ["+971505550005", "+971505550004"]
+
+    async def test_a_contact_with_two_words_that_match_counts_and_shows_once(
+        self, client: httpx.AsyncClient, headers: dict[str, str], campaign: Campaign
+    ) -> None:
+        body = {
+            "contacts": [
+                {"phone": "+971505550006", "first_name": "Khalid", "last_name": "Khalifa"},
+                {"phone": "+971505550007", "first_name": "Khalil"},
+            ]
+        }
+        await client.post(f"/v1/campaigns/{campaign.id}/contacts", headers=headers, json=body)
+
+        first = await search(client, headers, "khal", limit=1)
+        both = await search(client, headers, "khal")
+
+        assert (len(first["items"]), first["total"]) == (1, 2)
+        assert [i["phone"] for i in both["items"]] == ["+971505550006", "+971505550007"]
+        assert both["total"] == 2
+
+    async def test_a_renamed_contact_is_found_by_its_new_name_only(
+        self, client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant
+    ) -> None:
+        async with tenant_transaction(runtime.sessions, tenant.id) as session:
+            await session.execute(text("UPDATE contacts SET first_name = 'Zayed' WHERE phone = '+971503334444'"))
+
+        assert names(await search(client, headers, "zayed")) == ["Zayed Haddad"]
+        assert names(await search(client, headers, "omar")) == []
+
+    async def test_a_deleted_contact_leaves_no_terms(
+        self, client: httpx.AsyncClient, headers: dict[str, str], runtime: Runtime, tenant: Tenant
+    ) -> None:
+        async with tenant_transaction(runtime.sessions, tenant.id) as session:
+            await session.execute(text("DELETE FROM contacts WHERE phone = '+971503334444'"))
+            left = await session.scalar(
+                text("SELECT count(*) FROM contact_terms WHERE term IN ('omar', 'haddad', 'comprehensive')")
+            )
+
+        assert left == 0
+        assert (await search(client, headers, "haddad"))["total"] == 0
+
+    async def test_the_terms_show_the_scoped_tenant_only_and_nothing_unscoped(
+        self, runtime: Runtime, tenant: Tenant, globex_ahmad: Campaign
+    ) -> None:
+        async with tenant_transaction(runtime.sessions, tenant.id) as session:
+            mine = set((await session.execute(text("SELECT tenant_id FROM contact_terms"))).scalars())
+            ahmad = await session.scalar(text("SELECT count(*) FROM contact_terms WHERE term = 'ahmad'"))
+        async with unscoped_transaction(runtime.sessions) as session:
+            unscoped = await session.scalar(text("SELECT count(*) FROM contact_terms"))
+
+        assert mine == {tenant.id}
+        assert ahmad == 1  # Globex's Ahmad is stored too, but not visible here
+        assert unscoped == 0
+
+    @pytest.mark.parametrize(
+        "statement",
+        [
+            "UPDATE contact_terms SET term = 'x'",
+            "DELETE FROM contact_terms",
+            "INSERT INTO contact_terms (tenant_id, term, weight, contact_id, campaign_id) "
+            "VALUES (engage_current_tenant(), 'x', 1, gen_random_uuid(), gen_random_uuid())",
+        ],
+    )
+    async def test_the_app_role_cannot_write_terms(self, runtime: Runtime, tenant: Tenant, statement: str) -> None:
+        with pytest.raises(DBAPIError, match="permission denied"):
+            async with tenant_transaction(runtime.sessions, tenant.id) as session:
+                await session.execute(text(statement))

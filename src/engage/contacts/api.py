@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from engage.core.deps import RuntimeDep, Scope, SessionDep, require, scoped
+from engage.core.deps import Reading, RuntimeDep, SessionDep, reading, require
 from engage.core.openapi import problems
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
@@ -22,8 +22,8 @@ router = APIRouter(prefix="/v1", tags=["contacts"])
 ContactsReader = Annotated[Principal, Depends(require(Permission.contacts_read))]
 ContactsWriter = Annotated[Principal, Depends(require(Permission.contacts_write))]
 ContactPage = Annotated[PageParams, Depends(page_params(default=50, maximum=200))]
-# The search's one dependency (`core.deps.scoped`): caller, permission and the request's transaction.
-Searching = Annotated[Scope, Depends(scoped(Permission.contacts_read), scope="function")]
+# The search's one dependency (`core.deps.reading`): caller, permission and a read-only transaction.
+Searching = Annotated[Reading, Depends(reading(Permission.contacts_read), scope="function")]
 
 
 @router.post(
@@ -58,4 +58,4 @@ async def list_contacts(
 )
 async def search_contacts(scope: Searching, body: ContactSearch) -> Response:
     # Written as plain values (`core.responses.json_body`): a test holds the body to `SearchResult`.
-    return json_body(await service.search(scope.session, scope.principal.tenant_id, body))
+    return json_body(await service.search(scope.db, scope.principal.tenant_id, body))

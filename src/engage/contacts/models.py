@@ -1,6 +1,6 @@
-"""`contacts`. `search_text` is computed by PostgreSQL (engage_contact_search_text) and has a trigram index,
-which search reaches through the `contact_search` view (see repository.search); a BEFORE INSERT trigger
-stores a number on the tenant DNC list as `dnc`."""
+"""`contacts`. `search_text` is computed by PostgreSQL (engage_contact_search_text); triggers keep each contact's
+words in `contact_terms`, which search reads (see repository.search); a BEFORE INSERT trigger stores a number on
+the tenant DNC list as `dnc`."""
 
 from __future__ import annotations
 

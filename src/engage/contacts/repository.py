@@ -15,24 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Integer,
     Select,
     String,
-    Text,
     Uuid,
-    and_,
     bindparam,
-    case,
     column,
-    false,
     func,
-    or_,
     select,
     table,
     text,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
@@ -77,6 +69,16 @@ async def get_campaign(session: AsyncSession, campaign_id: uuid.UUID, *, lock: b
         query = query.with_for_update(read=True)
     row = (await session.execute(query)).first()
     return CampaignRef(id=row.id, name=row.name, status=row.status) if row is not None else None
+
+
+_CAMPAIGN_EXISTS = Compiled(
+    select(func.count() > 0).select_from(_campaigns).where(_campaigns.c.id == bindparam("campaign_id", type_=Uuid))
+)
+
+
+async def campaign_exists(db: Reads, campaign_id: uuid.UUID) -> bool:
+    """Whether the tenant has this campaign (RLS hides every other tenant's)."""
+    return bool(await _CAMPAIGN_EXISTS.fetchval(db, campaign_id=campaign_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,154 +154,143 @@ async def list_contacts(
 
 @dataclass(frozen=True, slots=True)
 class SearchTerms:
-    """A search, already read by the service: raw words to match as text (normalised here, in SQL, by the same
-    function that built `search_text`), a run of digits to match inside phone numbers, an exact E.164 number."""
+    """A search, already read by the service: words to find as word prefixes (normalised and split here, in SQL,
+    by the function that splits a contact's text into its terms), a run of digits to find inside phone numbers,
+    an exact E.164 number."""
 
     words: Sequence[str]
     digits: str | None
     e164: str | None
-    text: str
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+# Where a text splits into words: at whitespace and at ASCII and Arabic punctuation, as `engage_search_words`
+# (migration 20261206_0900) splits it in SQL, so the service knows how many words the database will see.
+_WORD_SEPARATORS = re.compile(r"[\s!-/:-@\[-`{-~،؛؟«»]+")
 
 
-# The tenant's contacts, read through the `contact_search` view (migration 20261127_0800). Under row-level
-# security PostgreSQL evaluates the policy before any operator that is not leakproof, and LIKE, `~` and
-# `similarity` are not, so on `contacts` itself the trigram index is never used for the app role. The view
-# applies the policy's predicate (tenant_id = engage_current_tenant()) itself, with its owner's rights, so the
-# planner may use ix_contacts_search_trgm. Only this module's queries read it.
-_searchable = table(
-    "contact_search",
-    column("id"),
-    column("tenant_id"),
-    column("campaign_id"),
-    column("phone"),
-    column("first_name"),
-    column("last_name"),
-    column("status"),
-    column("search_text"),
-)
-_text = _searchable.c.search_text
+def split_words(text: str) -> tuple[str, ...]:
+    """The words of `text` as a contact's search terms are split (before normalisation, which PostgreSQL does)."""
+    return tuple(word for word in _WORD_SEPARATORS.split(text) if word)
 
 
-def _contains(value: ColumnElement[Any]) -> ColumnElement[bool]:
-    """LIKE '%…%' on the normalised text: the operator ix_contacts_search_trgm serves."""
-    return _text.like(func.concat("%", value, "%"), escape="\\")
-
-
-_NOT_A_WORD_CHARACTER = re.compile(r"\W")
-
-
-def _word(word: str) -> tuple[str, str] | None:
-    """How a word matches and the value its parameter takes: ("substring", the word escaped for LIKE) for three
-    characters or more, ("prefix", its letters) for fewer, None when it has no letters."""
-    if len(word) >= _TRIGRAM:
-        return "substring", _like_escape(word)
-    # Only word characters reach the expression, so none of them is a regular-expression operator.
-    letters = _NOT_A_WORD_CHARACTER.sub("", word)
-    return ("prefix", letters) if letters else None
-
-
-def _word_match(kind: str, parameter: str) -> ColumnElement[bool]:
-    """A substring of the text; or, for a word under three characters, a word prefix ("al" finds "Al Rashid"): a
-    regular expression anchored at a word start, from which pg_trgm still takes the padded trigram of a word's
-    beginning, so the same index serves it."""
-    value = func.engage_search_normalize(bindparam(parameter, type_=String))
-    if kind == "substring":
-        return _contains(value)
-    return _text.op("~")(func.concat("(^| )", func.regexp_replace(value, r"\W", "", "g")))
-
-
-# Ranking orders the matches by similarity, and every match costs a read of its row (the trigram index only
-# narrows them down). A name shared by tens of thousands of contacts would have every one of them read and
-# scored, so a search considers the first MAX_MATCHES matches found: `total` counts up to MAX_MATCHES and the
-# page is the best of them. A person refines a search that matches more; they do not page through it.
+# Ranking: the exact number first (rank 0), then word matches (rank 1) in the order of the terms' index: the
+# term itself (so the word typed in full comes before the longer words it begins), the contact's search-text
+# length (a shorter text is a closer match), the newest contact; then numbers that only contain the digits
+# (rank 2), newest first. Each path stops at MAX_MATCHES entries, read in that order, so a name shared by tens
+# of thousands of contacts costs no more than a rare one: `total` counts distinct contacts up to MAX_MATCHES
+# and the page is the first of them. A person refines a search that matches more; they do not page through it.
 MAX_MATCHES = 1000
 
+# Words: the longest word (the likeliest to be rare) is looked up as a range of `contact_terms`'s index
+# (migration 20261206_0900), which the table's policy scopes to the tenant; every other word must begin one of
+# the same contact's terms. U+10FFFF sorts after every character in the "C" collation, so [w, w || U+10FFFF)
+# is every term that begins with w.
+_WORDS = """
+words AS MATERIALIZED (SELECT engage_search_words(:words) AS all_words),
+lead AS MATERIALIZED (
+  SELECT w COLLATE "C" AS low, (w || U&'\\+10FFFF') COLLATE "C" AS high
+  FROM words, unnest(all_words) AS w ORDER BY length(w) DESC, w LIMIT 1
+),
+by_word AS (
+  SELECT t.contact_id, 1 AS rank, t.term, t.weight
+  FROM contact_terms AS t{join}
+  WHERE t.tenant_id = engage_current_tenant()
+    AND t.term >= (SELECT low FROM lead) AND t.term < (SELECT high FROM lead){in_campaign}{every_word}
+  ORDER BY t.term, t.weight, t.contact_id DESC
+  LIMIT {max_matches}
+)"""
+_EVERY_WORD = """
+    AND (SELECT bool_and(EXISTS (
+      SELECT 1 FROM unnest(engage_contact_terms(c.first_name, c.last_name, c.custom_fields)) AS term
+      WHERE starts_with(term, w)))
+    FROM words, unnest(all_words) AS w)"""
+# Digits and numbers read `contact_search` (the view applies the tenant predicate itself, so the trigram
+# index on `phone` serves the LIKE; see docs/architecture.md), newest first.
+_DIGITS = """
+by_digits AS (
+  SELECT s.id AS contact_id, 2 AS rank, NULL::text COLLATE "C" AS term, 0 AS weight
+  FROM contact_search AS s
+  WHERE s.phone LIKE '%' || :digits || '%'{in_campaign}
+  ORDER BY s.id DESC
+  LIMIT {max_matches}
+)"""
+_NUMBER = """
+by_number AS (
+  SELECT s.id AS contact_id, 0 AS rank, NULL::text COLLATE "C" AS term, 0 AS weight
+  FROM contact_search AS s
+  WHERE s.phone = :e164{in_campaign}
+)"""
+# A contact found twice (by two of its words, by a word and its number) counts once and shows at its best
+# rank; the paths together count up to MAX_MATCHES, as one would. The page is cut from the first
+# `page_limit + duplicates` entries, which hold `page_limit` distinct contacts whenever there are that many.
+_RANKED = """
+found AS MATERIALIZED ({found}),
+counted AS MATERIALIZED (SELECT count(*) AS entries, count(DISTINCT contact_id) AS contacts FROM found),
+head AS (
+  SELECT * FROM found ORDER BY rank, term, weight, contact_id DESC
+  LIMIT {page_limit} + (SELECT entries - contacts FROM counted)
+),
+page AS (
+  SELECT DISTINCT ON (contact_id) contact_id, rank, term, weight FROM head
+  ORDER BY contact_id, rank, term, weight
+)
+SELECT c.id::text AS id, c.phone, c.first_name, c.last_name, c.campaign_id::text AS campaign_id,
+  k.name AS campaign_name, c.status, (SELECT least(contacts, {max_matches}) FROM counted) AS total
+FROM page JOIN contacts AS c ON c.id = page.contact_id JOIN campaigns AS k ON k.id = c.campaign_id
+ORDER BY page.rank, page.term, page.weight, page.contact_id DESC
+LIMIT {page_limit}"""
 
+
+# The limits are written into the statement, not passed: with them as parameters PostgreSQL planned the search
+# anew on every call (a custom plan's estimate beat the generic one's), which cost as much as running it.
 @functools.lru_cache(maxsize=256)
-def _search(kinds: tuple[str, ...], digits: bool, e164: bool, in_campaign: bool) -> Compiled:
-    """The search of this shape (its words' kinds, whether the query has digits or is a number, whether a
-    campaign narrows it), compiled once. Parameters: `word0`…, `digits`, `e164`, `text`, `campaign_id`,
-    `max_matches`, `page_limit`."""
-    matches: list[ColumnElement[bool]] = []
-    if kinds:
-        matches.append(and_(*(_word_match(kind, f"word{n}") for n, kind in enumerate(kinds))))
+def _search(words: int, digits: bool, e164: bool, in_campaign: bool, max_matches: int, page_limit: int) -> Compiled:
+    """The search of this shape (how many words, whether the query has digits or is a number, whether a
+    campaign narrows it, its limits), compiled once. Parameters: `words`, `digits`, `e164`, `campaign_id`."""
+    limits = {"max_matches": int(max_matches), "page_limit": int(page_limit)}
+    parts: list[str] = []
+    paths: list[str] = []
+    if words:
+        parts.append(
+            _WORDS.format(
+                join="\n  JOIN contacts AS c ON c.id = t.contact_id" if words > 1 else "",
+                in_campaign="\n    AND t.campaign_id = :campaign_id" if in_campaign else "",
+                every_word=_EVERY_WORD if words > 1 else "",
+                **limits,
+            )
+        )
+        paths.append("SELECT * FROM by_word")
+    in_campaign_of_view = "\n    AND s.campaign_id = :campaign_id" if in_campaign else ""
     if digits:
-        matches.append(_contains(bindparam("digits", type_=String)))
-    exact = _searchable.c.phone == bindparam("e164", type_=String)
+        parts.append(_DIGITS.format(in_campaign=in_campaign_of_view, **limits))
+        paths.append("SELECT * FROM by_digits")
     if e164:
-        # Served by ix_contacts_tenant_id_phone.
-        matches.append(exact)
-    found = select(_searchable).where(or_(*matches)).limit(bindparam("max_matches", type_=Integer))
-    if in_campaign:
-        found = found.where(_searchable.c.campaign_id == bindparam("campaign_id", type_=Uuid))
-    if e164:
-        # The exact number is always among those considered (a number query matches few rows: no cost).
-        found = found.order_by(exact.desc())
-    candidates = found.subquery("candidates")
-    exact_phone = candidates.c.phone == bindparam("e164", type_=String) if e164 else false()
-    phone_rank = case((exact_phone, 1), else_=0).label("phone_rank")
-    score = func.similarity(
-        candidates.c.search_text, func.engage_search_normalize(bindparam("text", type_=String))
-    ).label("score")
-    page = (
-        select(
-            candidates.c.id,
-            candidates.c.phone,
-            candidates.c.first_name,
-            candidates.c.last_name,
-            candidates.c.campaign_id,
-            candidates.c.status,
-            phone_rank,
-            score,
-            func.count().over().label("total"),
-        )
-        .order_by(phone_rank.desc(), score.desc(), candidates.c.id.desc())
-        .limit(bindparam("page_limit", type_=Integer))
-        .subquery("page")
-    )
-    # The campaign name is joined to the page only, after the ranking; ids are selected as text (`for_body`).
-    return Compiled(
-        select(
-            sql_cast(page.c.id, Text).label("id"),
-            page.c.phone,
-            page.c.first_name,
-            page.c.last_name,
-            sql_cast(page.c.campaign_id, Text).label("campaign_id"),
-            _campaigns.c.name.label("campaign_name"),
-            page.c.status,
-            page.c.total,
-        )
-        .join(_campaigns, _campaigns.c.id == page.c.campaign_id)
-        .order_by(page.c.phone_rank.desc(), page.c.score.desc(), page.c.id.desc())
-    )
+        parts.append(_NUMBER.format(in_campaign=in_campaign_of_view))
+        paths.append("SELECT * FROM by_number")
+    parts.append(_RANKED.format(found=" UNION ALL ".join(paths), **limits))
+    sql = "WITH " + ",".join(parts)
+    types: dict[str, type[String] | type[Uuid[Any]]] = {
+        "words": String, "digits": String, "e164": String, "campaign_id": Uuid
+    }  # fmt: skip
+    used = [bindparam(name, type_=kind) for name, kind in types.items() if f":{name}" in sql]
+    return Compiled(text(sql).bindparams(*used))
 
 
 async def search(
     db: Reads, terms: SearchTerms, *, campaign_id: uuid.UUID | None, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """Ranked matches (exact phone first, then trigram similarity to the normalised query) and their count,
-    both within the first MAX_MATCHES matches: each a `ContactHit` body (ids as text)."""
-    words = [found for word in terms.words if (found := _word(word)) is not None]
-    if not words and terms.digits is None and terms.e164 is None:
+    """Ranked matches (see MAX_MATCHES) and their count: each a `ContactHit` body (ids as text)."""
+    if not terms.words and terms.digits is None and terms.e164 is None:
         return [], 0
     statement = _search(
-        tuple(kind for kind, _ in words), terms.digits is not None, terms.e164 is not None, campaign_id is not None
+        len(terms.words), terms.digits is not None, terms.e164 is not None, campaign_id is not None, MAX_MATCHES, limit
     )
-    values: dict[str, Any] = {f"word{n}": value for n, (_, value) in enumerate(words)}
-    if terms.digits is not None:
-        values["digits"] = _like_escape(terms.digits)
     rows = await statement.fetch(
         db,
-        **values,
+        words=" ".join(terms.words),
+        digits=terms.digits,
         e164=terms.e164,
-        text=terms.text,
         campaign_id=campaign_id,
-        max_matches=MAX_MATCHES,
-        page_limit=limit,
     )
     total = int(rows[0]["total"]) if rows else 0
     return [{key: value for key, value in row.items() if key != "total"} for row in rows], total

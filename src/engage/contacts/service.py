@@ -22,6 +22,7 @@ from engage.core.clock import Clock
 from engage.core.ids import new_id
 from engage.core.pagination import PageParams, PageResult
 from engage.core.phones import to_e164
+from engage.core.sql import Reads
 from engage.tenancy import service as tenancy_service
 
 from . import repository
@@ -149,22 +150,22 @@ def read_query(q: str, country: str) -> SearchTerms:
             digits = digits[1:]
         e164 = to_e164(text, country)
         if e164 is not None or len(digits) >= MIN_DIGITS:
-            # Written with dashes or dots it may also be a value as typed in a custom field (a date, a reference).
             return SearchTerms(
-                words=(text,) if any(mark in text for mark in "-.") else (),
+                # The digits may also begin a value of a custom field (a reference, an account number); written
+                # with dashes or dots, the query may be such a value as typed (a date), in words.
+                words=repository.split_words(text)[:MAX_WORDS] if any(mark in text for mark in "-.") else (digits,),
                 digits=digits if len(digits) >= MIN_DIGITS else None,
                 e164=e164,
-                text=text,
             )
-    return SearchTerms(words=text.split()[:MAX_WORDS], digits=None, e164=None, text=text)
+    return SearchTerms(words=repository.split_words(text)[:MAX_WORDS], digits=None, e164=None)
 
 
-async def search(session: AsyncSession, tenant_id: uuid.UUID, data: ContactSearch) -> dict[str, Any]:
+async def search(db: Reads, tenant_id: uuid.UUID, data: ContactSearch) -> dict[str, Any]:
     """The JSON body of `SearchResult`, as plain values (see `repository.search`)."""
-    if data.campaign_id is not None:
-        await _campaign(session, data.campaign_id)
-    terms = read_query(data.q, await tenancy_service.country(session, tenant_id))
-    items, total = await repository.search(session, terms, campaign_id=data.campaign_id, limit=data.limit)
+    if data.campaign_id is not None and not await repository.campaign_exists(db, data.campaign_id):
+        raise CampaignNotFound(f"No campaign {data.campaign_id} in your organisation.")
+    terms = read_query(data.q, await tenancy_service.country(db, tenant_id))
+    items, total = await repository.search(db, terms, campaign_id=data.campaign_id, limit=data.limit)
     return {"items": items, "total": total}
 
 
