@@ -176,67 +176,68 @@ def split_words(text: str) -> tuple[str, ...]:
 # Ranking: the exact number first (rank 0), then word matches (rank 1) in the order of the terms' index: the
 # term itself (so the word typed in full comes before the longer words it begins), the contact's search-text
 # length (a shorter text is a closer match), the newest contact; then numbers that only contain the digits
-# (rank 2), newest first. Each path stops at MAX_MATCHES entries, read in that order, so a name shared by tens
-# of thousands of contacts costs no more than a rare one: `total` counts distinct contacts up to MAX_MATCHES
-# and the page is the first of them. A person refines a search that matches more; they do not page through it.
+# (rank 2), newest first. Each path stops at MAX_MATCHES matches, so a name shared by tens of thousands of
+# contacts costs no more than a rare one: `total` counts distinct contacts up to MAX_MATCHES. A person refines a
+# search that matches more; they do not page through it.
 MAX_MATCHES = 1000
 
 # Words: the longest word (the likeliest to be rare) is looked up as a range of `contact_terms`'s index
 # (migration 20261206_0900), which the table's policy scopes to the tenant; every other word must begin one of
 # the same contact's terms. U+10FFFF sorts after every character in the "C" collation, so [w, w || U+10FFFF)
-# is every term that begins with w.
+# is every term that begins with w. The range is read twice, both times from the index alone: for the count,
+# only the contact ids, up to MAX_MATCHES; for the page, in rank order, only as far as the page needs.
 _WORDS = """
 words AS MATERIALIZED (SELECT engage_search_words(:words) AS all_words),
 lead AS MATERIALIZED (
   SELECT w COLLATE "C" AS low, (w || U&'\\+10FFFF') COLLATE "C" AS high
   FROM words, unnest(all_words) AS w ORDER BY length(w) DESC, w LIMIT 1
-),
-by_word AS (
-  SELECT t.contact_id, 1 AS rank, t.term, t.weight
+)"""
+_WORD_MATCHES = """
   FROM contact_terms AS t{join}
   WHERE t.tenant_id = engage_current_tenant()
-    AND t.term >= (SELECT low FROM lead) AND t.term < (SELECT high FROM lead){in_campaign}{every_word}
+    AND t.term >= (SELECT low FROM lead) AND t.term < (SELECT high FROM lead){in_campaign}{every_word}"""
+_WORD_IDS = "SELECT t.contact_id{matches}\n  LIMIT {max_matches}"
+_WORD_HEAD = """SELECT t.contact_id, 1 AS rank, t.term, t.weight{matches}
   ORDER BY t.term, t.weight, t.contact_id DESC
-  LIMIT {max_matches}
-)"""
+  LIMIT {head}"""
 _EVERY_WORD = """
     AND (SELECT bool_and(EXISTS (
       SELECT 1 FROM unnest(engage_contact_terms(c.first_name, c.last_name, c.custom_fields)) AS term
       WHERE starts_with(term, w)))
     FROM words, unnest(all_words) AS w)"""
 # Digits and numbers read `contact_search` (the view applies the tenant predicate itself, so the trigram
-# index on `phone` serves the LIKE; see docs/architecture.md), newest first.
+# index on `phone` serves the LIKE; see docs/architecture.md). A trigram match cannot be read in rank order:
+# the first MAX_MATCHES found are kept, and ranked.
 _DIGITS = """
-by_digits AS (
-  SELECT s.id AS contact_id, 2 AS rank, NULL::text COLLATE "C" AS term, 0 AS weight
-  FROM contact_search AS s
+digit_matches AS MATERIALIZED (
+  SELECT s.id FROM contact_search AS s
   WHERE s.phone LIKE '%' || :digits || '%'{in_campaign}
-  ORDER BY s.id DESC
   LIMIT {max_matches}
 )"""
 _NUMBER = """
-by_number AS (
-  SELECT s.id AS contact_id, 0 AS rank, NULL::text COLLATE "C" AS term, 0 AS weight
-  FROM contact_search AS s
+number_matches AS MATERIALIZED (
+  SELECT s.id FROM contact_search AS s
   WHERE s.phone = :e164{in_campaign}
 )"""
+_MATCHES_HEAD = """SELECT id AS contact_id, {rank} AS rank, NULL::text COLLATE "C" AS term, 0 AS weight
+  FROM {matches} ORDER BY id DESC LIMIT {head}"""
 # A contact found twice (by two of its words, by a word and its number) counts once and shows at its best
-# rank; the paths together count up to MAX_MATCHES, as one would. The page is cut from the first
-# `page_limit + duplicates` entries, which hold `page_limit` distinct contacts whenever there are that many.
+# rank; the paths together count up to MAX_MATCHES, as one would. The page comes from the first
+# `page_limit + duplicates` entries of each path, which hold the first `page_limit` distinct contacts. The
+# campaign's name is a subquery per row of the page: as a join, the planner could start from the campaigns.
 _RANKED = """
-found AS MATERIALIZED ({found}),
-counted AS MATERIALIZED (SELECT count(*) AS entries, count(DISTINCT contact_id) AS contacts FROM found),
-head AS (
-  SELECT * FROM found ORDER BY rank, term, weight, contact_id DESC
-  LIMIT {page_limit} + (SELECT entries - contacts FROM counted)
+counted AS MATERIALIZED (
+  SELECT count(*) AS entries, count(DISTINCT contact_id) AS contacts FROM ({ids}) AS found
 ),
+head AS ({head}),
 page AS (
   SELECT DISTINCT ON (contact_id) contact_id, rank, term, weight FROM head
   ORDER BY contact_id, rank, term, weight
 )
 SELECT c.id::text AS id, c.phone, c.first_name, c.last_name, c.campaign_id::text AS campaign_id,
-  k.name AS campaign_name, c.status, (SELECT least(contacts, {max_matches}) FROM counted) AS total
-FROM page JOIN contacts AS c ON c.id = page.contact_id JOIN campaigns AS k ON k.id = c.campaign_id
+  (SELECT k.name FROM campaigns AS k WHERE k.id = c.campaign_id) AS campaign_name, c.status,
+  (SELECT least(contacts, {max_matches}) FROM counted) AS total
+FROM page JOIN contacts AS c ON c.id = page.contact_id
 ORDER BY page.rank, page.term, page.weight, page.contact_id DESC
 LIMIT {page_limit}"""
 
@@ -247,28 +248,37 @@ LIMIT {page_limit}"""
 def _search(words: int, digits: bool, e164: bool, in_campaign: bool, max_matches: int, page_limit: int) -> Compiled:
     """The search of this shape (how many words, whether the query has digits or is a number, whether a
     campaign narrows it, its limits), compiled once. Parameters: `words`, `digits`, `e164`, `campaign_id`."""
-    limits = {"max_matches": int(max_matches), "page_limit": int(page_limit)}
-    parts: list[str] = []
-    paths: list[str] = []
+    max_matches, page_limit = int(max_matches), int(page_limit)
+    # Only integers and this module's constants are written into the text; every value is a parameter.
+    head = f"{page_limit} + (SELECT entries - contacts FROM counted)"  # noqa: S608
+    ctes: list[str] = []
+    ids: list[str] = []
+    heads: list[str] = []
+    in_view = "\n  AND s.campaign_id = :campaign_id" if in_campaign else ""
     if words:
-        parts.append(
-            _WORDS.format(
-                join="\n  JOIN contacts AS c ON c.id = t.contact_id" if words > 1 else "",
-                in_campaign="\n    AND t.campaign_id = :campaign_id" if in_campaign else "",
-                every_word=_EVERY_WORD if words > 1 else "",
-                **limits,
-            )
+        ctes.append(_WORDS)
+        matches = _WORD_MATCHES.format(
+            join="\n  JOIN contacts AS c ON c.id = t.contact_id" if words > 1 else "",
+            in_campaign="\n    AND t.campaign_id = :campaign_id" if in_campaign else "",
+            every_word=_EVERY_WORD if words > 1 else "",
         )
-        paths.append("SELECT * FROM by_word")
-    in_campaign_of_view = "\n    AND s.campaign_id = :campaign_id" if in_campaign else ""
-    if digits:
-        parts.append(_DIGITS.format(in_campaign=in_campaign_of_view, **limits))
-        paths.append("SELECT * FROM by_digits")
-    if e164:
-        parts.append(_NUMBER.format(in_campaign=in_campaign_of_view))
-        paths.append("SELECT * FROM by_number")
-    parts.append(_RANKED.format(found=" UNION ALL ".join(paths), **limits))
-    sql = "WITH " + ",".join(parts)
+        ids.append(_WORD_IDS.format(matches=matches, max_matches=max_matches))
+        heads.append(_WORD_HEAD.format(matches=matches, head=head))
+    for present, template, name, rank in ((digits, _DIGITS, "digit_matches", 2), (e164, _NUMBER, "number_matches", 0)):
+        if present:
+            ctes.append(template.format(in_campaign=in_view, max_matches=max_matches))
+            ids.append(f"SELECT id FROM {name}")  # noqa: S608
+            heads.append(_MATCHES_HEAD.format(rank=rank, matches=name, head=head))
+    union = "\n  UNION ALL\n  ".join
+    ctes.append(
+        _RANKED.format(
+            ids=union(f"({part})" for part in ids),
+            head=union(f"({part})" for part in heads),
+            max_matches=max_matches,
+            page_limit=page_limit,
+        )
+    )
+    sql = "WITH " + ",".join(ctes)
     types: dict[str, type[String] | type[Uuid[Any]]] = {
         "words": String, "digits": String, "e164": String, "campaign_id": Uuid
     }  # fmt: skip
