@@ -8,16 +8,19 @@ and scored each by trigram similarity (about 15 ms of PostgreSQL per search, `en
   and punctuation, as an array.
 - `engage_contact_terms(first_name, last_name, custom_fields)`: a contact's words (its names and the values of
   its custom fields), each once; an Arabic word written with the definite article joined to it (العتيبي) also
-  gives the word without it (عتيبي), so either finds the contact.
+  gives the word without it (عتيبي), so either finds the contact. A loop of simple expressions: as a query
+  (`ARRAY(SELECT … UNION …)`) it cost twice as much as the split itself.
 - `contact_terms`: one row per contact and term, with the contact's campaign and a `weight` (the length of its
-  search text: a shorter text is a closer match). Its unique index (tenant, term, weight, contact newest first)
+  names: a shorter name is a closer match). Its unique index (tenant, term, weight, contact newest first)
   serves a word prefix as a range, in rank order, from the index alone, so a search reads as many entries as it
   counts (at most 1,000) and the contact rows of one page. Row-level security lets a tenant read its own
   terms; nobody writes them but the triggers below (SECURITY DEFINER), so the app role may only read them.
 - Triggers on `contacts` keep it: after each INSERT statement (uploads, COPY) from the inserted rows; after an
   update of a row's names, custom fields or campaign; after each DELETE statement from the deleted rows.
-- The trigram index moves from `search_text` to `phone`: a run of digits is still a substring of the number,
-  read through `contact_search` (whose LIKE the policy would otherwise keep from the index).
+- `contacts.search_text` and `engage_contact_search_text` go (their trigram index with them): the terms replace
+  them, and computing the text cost an upload as much as the terms do. A run of digits is still a substring of
+  the number, through a trigram index on `phone`, read through `contact_search` (whose LIKE the policy would
+  otherwise keep from the index), which no longer shows the text.
 
 Revision ID: 20261206_0900
 Revises: 20261205_1400
@@ -26,6 +29,11 @@ Create Date: 2026-12-06 09:00:00 UTC
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import sqlalchemy as sa
 from alembic import op
 
 from engage.core.db import APP_ROLE
@@ -54,19 +62,25 @@ AS $$
 DECLARE
   words text[] := engage_search_words(concat_ws(' ', first_name, last_name,
     jsonb_path_query_array(coalesce(custom_fields, '{}'::jsonb), '$.*')::text));
+  terms text[] := '{}';
+  word text;
 BEGIN
-  RETURN ARRAY(
-    SELECT w FROM unnest(words) AS w
-    UNION
-    SELECT substr(w, 3) FROM unnest(words) AS w WHERE w LIKE 'ال%' AND length(w) >= 5
-  );
+  FOREACH word IN ARRAY words LOOP
+    IF NOT word = ANY(terms) THEN
+      terms := terms || word;
+    END IF;
+    IF word LIKE 'ال%' AND length(word) >= 5 AND NOT substr(word, 3) = ANY(terms) THEN
+      terms := terms || substr(word, 3);
+    END IF;
+  END LOOP;
+  RETURN terms;
 END
 $$
 """
 
 # The rows of `source` (a transition table or a one-row SELECT of NEW/OLD) as terms.
 _TERMS_OF = """
-SELECT r.tenant_id, t.term, length(r.search_text), r.id, r.campaign_id
+SELECT r.tenant_id, t.term, length(concat_ws(' ', r.first_name, r.last_name)), r.id, r.campaign_id
 FROM {source} AS r, unnest(engage_contact_terms(r.first_name, r.last_name, r.custom_fields)) AS t(term)
 """
 
@@ -100,8 +114,9 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
 AS $$
 BEGIN
   DELETE FROM contact_terms c
-  WHERE c.tenant_id = OLD.tenant_id AND c.contact_id = OLD.id AND c.weight = length(OLD.search_text)
-    AND c.term = ANY(engage_contact_terms(OLD.first_name, OLD.last_name, OLD.custom_fields)::text[]);
+  WHERE c.tenant_id = OLD.tenant_id AND c.contact_id = OLD.id
+    AND c.weight = length(concat_ws(' ', OLD.first_name, OLD.last_name))
+    AND c.term = ANY(engage_contact_terms(OLD.first_name, OLD.last_name, OLD.custom_fields));
   INSERT INTO contact_terms (tenant_id, term, weight, contact_id, campaign_id)
   {_TERMS_OF.format(source="(SELECT NEW.*)")};
   RETURN NULL;
@@ -128,6 +143,31 @@ _FUNCTIONS = (
 )
 
 
+# The search text, its function and the view as revision 20261127_0800 made them: what the downgrade restores.
+def _search_speed() -> ModuleType:
+    path = Path(__file__).with_name("2026-11-27_0800_contact_search_speed.py")
+    spec = importlib.util.spec_from_file_location("contact_search_speed", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SEARCH_VIEW = """
+CREATE VIEW contact_search AS
+SELECT id, tenant_id, campaign_id, phone, first_name, last_name, status
+FROM contacts
+WHERE tenant_id = engage_current_tenant()
+"""
+
+
+def _view(definition: str) -> None:
+    op.execute("DROP VIEW contact_search")
+    op.execute(definition)
+    op.execute(f"GRANT SELECT ON contact_search TO {APP_ROLE}")
+
+
 def upgrade() -> None:
     op.execute(SEARCH_WORDS)
     op.execute(CONTACT_TERMS)
@@ -152,13 +192,19 @@ def upgrade() -> None:
     op.execute(f"GRANT SELECT ON contact_terms TO {APP_ROLE}")
     for statement in TRIGGERS:
         op.execute(statement)
-    op.execute("DROP INDEX ix_contacts_search_trgm")
+    _view(SEARCH_VIEW)
+    op.drop_column("contacts", "search_text")  # and ix_contacts_search_trgm with it
+    op.execute("DROP FUNCTION engage_contact_search_text(text, text, text, jsonb)")
     op.execute("CREATE INDEX ix_contacts_phone_trgm ON contacts USING gin (phone gin_trgm_ops)")
 
 
 def downgrade() -> None:
+    before = _search_speed()
     op.execute("DROP INDEX ix_contacts_phone_trgm")
+    op.execute(before.SEARCH_TEXT)
+    op.add_column("contacts", sa.Column("search_text", sa.Text, sa.Computed(before._GENERATED, persisted=True)))
     op.execute("CREATE INDEX ix_contacts_search_trgm ON contacts USING gin (search_text gin_trgm_ops)")
+    _view(before.SEARCH_VIEW)
     op.execute("DROP TRIGGER contacts_terms_changed ON contacts")
     op.execute("DROP TRIGGER contacts_terms_removed ON contacts")
     op.execute("DROP TRIGGER contacts_terms_added ON contacts")

@@ -525,3 +525,17 @@ class TestTerms:
         with pytest.raises(DBAPIError, match="permission denied"):
             async with tenant_transaction(runtime.sessions, tenant.id) as session:
                 await session.execute(text(statement))
+
+    async def test_a_word_of_marks_only_neither_drives_nor_narrows_the_search(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> None:
+        # Ten tatweels normalise to nothing: the search is the name's alone (أحمد, and إحمد with it).
+        assert phones(await search(client, headers, "\u0640" * 10 + " أحمد")) == {"+971502000001", "+971502000002"}
+
+    @pytest.mark.parametrize("q", ["Ahmad Al Rashid", "al ahmad rash", "ACC-00421 ahmad"])
+    async def test_every_word_must_begin_a_word_of_the_contact(
+        self, client: httpx.AsyncClient, headers: dict[str, str], q: str
+    ) -> None:
+        assert names(await search(client, headers, q)) == ["Ahmad Al Rashid"]
+        assert names(await search(client, headers, q + " zz")) == []
+        assert names(await search(client, headers, q + " zzz")) == []

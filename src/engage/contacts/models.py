@@ -1,6 +1,5 @@
-"""`contacts`. `search_text` is computed by PostgreSQL (engage_contact_search_text); triggers keep each contact's
-words in `contact_terms`, which search reads (see repository.search); a BEFORE INSERT trigger stores a number on
-the tenant DNC list as `dnc`."""
+"""`contacts`. Triggers keep each contact's words in `contact_terms`, which search reads (see repository.search);
+a BEFORE INSERT trigger stores a number on the tenant DNC list as `dnc`."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, ForeignKeyConstraint, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.core.db import Base
@@ -39,6 +38,3 @@ class Contact(Base):
     reserved_until: Mapped[datetime | None]
     # A callback asked for by an agent goes to that agent (DESIGN.md: disposition `callback_at`).
     callback_agent_id: Mapped[uuid.UUID | None]
-    search_text: Mapped[str | None] = mapped_column(
-        Text, Computed("engage_contact_search_text(first_name, last_name, phone, custom_fields)", persisted=True)
-    )

@@ -174,37 +174,59 @@ def split_words(text: str) -> tuple[str, ...]:
 
 
 # Ranking: the exact number first (rank 0), then word matches (rank 1) in the order of the terms' index: the
-# term itself (so the word typed in full comes before the longer words it begins), the contact's search-text
-# length (a shorter text is a closer match), the newest contact; then numbers that only contain the digits
+# term itself (so the word typed in full comes before the longer words it begins), the length of the contact's
+# names (a shorter name is a closer match), the newest contact; then numbers that only contain the digits
 # (rank 2), newest first. Each path stops at MAX_MATCHES matches, so a name shared by tens of thousands of
 # contacts costs no more than a rare one: `total` counts distinct contacts up to MAX_MATCHES. A person refines a
 # search that matches more; they do not page through it.
 MAX_MATCHES = 1000
 
 # Words: the longest word (the likeliest to be rare) is looked up as a range of `contact_terms`'s index
-# (migration 20261206_0900), which the table's policy scopes to the tenant; every other word must begin one of
-# the same contact's terms. U+10FFFF sorts after every character in the "C" collation, so [w, w || U+10FFFF)
-# is every term that begins with w. The range is read twice, both times from the index alone: for the count,
-# only the contact ids, up to MAX_MATCHES; for the page, in rank order, only as far as the page needs.
+# (migration 20261206_0900), which the table's policy scopes to the tenant. U+10FFFF sorts after every character
+# in the "C" collation, so [w, w || U+10FFFF) is every term that begins with w. The range is read twice, both
+# times from the index alone: for the count, only the contact ids, up to MAX_MATCHES; for the page, in rank
+# order, only as far as the page needs. Each word is normalised on its own (`words` holds them, longest first).
 _WORDS = """
-words AS MATERIALIZED (SELECT engage_search_words(:words) AS all_words),
-lead AS MATERIALIZED (
-  SELECT w COLLATE "C" AS low, (w || U&'\\+10FFFF') COLLATE "C" AS high
-  FROM words, unnest(all_words) AS w ORDER BY length(w) DESC, w LIMIT 1
-)"""
+words AS MATERIALIZED (SELECT {normalised}),
+lead AS MATERIALIZED (SELECT word0 COLLATE "C" AS low, (word0 || U&'\\+10FFFF') COLLATE "C" AS high FROM words)"""
 _WORD_MATCHES = """
-  FROM contact_terms AS t{join}
+  FROM contact_terms AS t
   WHERE t.tenant_id = engage_current_tenant()
-    AND t.term >= (SELECT low FROM lead) AND t.term < (SELECT high FROM lead){in_campaign}{every_word}"""
+    AND t.term >= (SELECT low FROM lead) AND t.term < (SELECT high FROM lead){in_campaign}{other_words}"""
 _WORD_IDS = "SELECT t.contact_id{matches}\n  LIMIT {max_matches}"
 _WORD_HEAD = """SELECT t.contact_id, 1 AS rank, t.term, t.weight{matches}
   ORDER BY t.term, t.weight, t.contact_id DESC
   LIMIT {head}"""
-_EVERY_WORD = """
-    AND (SELECT bool_and(EXISTS (
-      SELECT 1 FROM unnest(engage_contact_terms(c.first_name, c.last_name, c.custom_fields)) AS term
-      WHERE starts_with(term, w)))
-    FROM words, unnest(all_words) AS w)"""
+# Every other word must begin one of the same contact's terms. A word of three letters or more: the contacts of
+# its own range, read once into a hash (an `IN` that PostgreSQL cannot turn into a join, `IS TRUE`, is a hashed
+# subplan; as a join it chose a nested loop over both ranges and took half a minute for "Ahmed Rashid" at
+# 1,000,000 contacts). A shorter word ("al") has too many terms to hash: each candidate's own terms are checked.
+_WITH_WORD = """
+with_word{n} AS MATERIALIZED (
+  SELECT u.contact_id FROM contact_terms AS u
+  WHERE u.tenant_id = engage_current_tenant()
+    AND u.term >= (SELECT word{n} COLLATE "C" FROM words)
+    AND u.term < (SELECT (word{n} || U&'\\+10FFFF') COLLATE "C" FROM words)
+)"""
+_IN_WORD = """
+    AND ((SELECT word{n} FROM words) IS NULL OR (t.contact_id IN (SELECT contact_id FROM with_word{n})) IS TRUE)"""
+_HAS_WORD = """
+    AND ((SELECT word{n} FROM words) IS NULL OR EXISTS (
+      SELECT 1 FROM contacts AS c, unnest(engage_contact_terms(c.first_name, c.last_name, c.custom_fields)) AS term
+      WHERE c.id = t.contact_id AND starts_with(term, (SELECT word{n} FROM words))))"""
+# A word shorter than this is checked contact by contact rather than hashed.
+_HASHED_WORD = 3
+# What normalisation deletes (tashkeel, superscript alef, tatweel; combining accents): not part of a word's length.
+_DELETED = re.compile("[\u064b-\u065f\u0670\u0640\u0300-\u036f]")
+
+
+def _by_length(words: Sequence[str]) -> list[tuple[int, str]]:
+    """The words that keep a letter once normalised, with their length, longest first (the first drives the
+    search)."""
+    kept = [(len(_DELETED.sub("", word)), word) for word in words]
+    return sorted(((length, word) for length, word in kept if length), key=lambda k: -k[0])
+
+
 # Digits and numbers read `contact_search` (the view applies the tenant predicate itself, so the trigram
 # index on `phone` serves the LIKE; see docs/architecture.md). A trigram match cannot be read in rank order:
 # the first MAX_MATCHES found are kept, and ranked.
@@ -245,9 +267,12 @@ LIMIT {page_limit}"""
 # The limits are written into the statement, not passed: with them as parameters PostgreSQL planned the search
 # anew on every call (a custom plan's estimate beat the generic one's), which cost as much as running it.
 @functools.lru_cache(maxsize=256)
-def _search(words: int, digits: bool, e164: bool, in_campaign: bool, max_matches: int, page_limit: int) -> Compiled:
-    """The search of this shape (how many words, whether the query has digits or is a number, whether a
-    campaign narrows it, its limits), compiled once. Parameters: `words`, `digits`, `e164`, `campaign_id`."""
+def _search(
+    words: tuple[bool, ...], digits: bool, e164: bool, in_campaign: bool, max_matches: int, page_limit: int
+) -> Compiled:
+    """The search of this shape (its words, longest first, each whether it is hashed; whether the query has digits
+    or is a number; whether a campaign narrows it; its limits), compiled once. Parameters: `word0`…, `digits`,
+    `e164`, `campaign_id`."""
     max_matches, page_limit = int(max_matches), int(page_limit)
     # Only integers and this module's constants are written into the text; every value is a parameter.
     head = f"{page_limit} + (SELECT entries - contacts FROM counted)"  # noqa: S608
@@ -256,11 +281,16 @@ def _search(words: int, digits: bool, e164: bool, in_campaign: bool, max_matches
     heads: list[str] = []
     in_view = "\n  AND s.campaign_id = :campaign_id" if in_campaign else ""
     if words:
-        ctes.append(_WORDS)
+        normalised = ", ".join(f"(engage_search_words(:word{n}))[1] AS word{n}" for n in range(len(words)))
+        ctes.append(_WORDS.format(normalised=normalised))
+        others = [(n, hashed) for n, hashed in enumerate(words) if n > 0]
+        ctes.extend(_WITH_WORD.format(n=n) for n, hashed in others if hashed)
         matches = _WORD_MATCHES.format(
-            join="\n  JOIN contacts AS c ON c.id = t.contact_id" if words > 1 else "",
             in_campaign="\n    AND t.campaign_id = :campaign_id" if in_campaign else "",
-            every_word=_EVERY_WORD if words > 1 else "",
+            # The hashed words first: they narrow the candidates before any is checked one by one.
+            other_words="".join(
+                (_IN_WORD if hashed else _HAS_WORD).format(n=n) for n, hashed in sorted(others, key=lambda o: not o[1])
+            ),
         )
         ids.append(_WORD_IDS.format(matches=matches, max_matches=max_matches))
         heads.append(_WORD_HEAD.format(matches=matches, head=head))
@@ -280,7 +310,7 @@ def _search(words: int, digits: bool, e164: bool, in_campaign: bool, max_matches
     )
     sql = "WITH " + ",".join(ctes)
     types: dict[str, type[String] | type[Uuid[Any]]] = {
-        "words": String, "digits": String, "e164": String, "campaign_id": Uuid
+        **{f"word{n}": String for n in range(len(words))}, "digits": String, "e164": String, "campaign_id": Uuid
     }  # fmt: skip
     used = [bindparam(name, type_=kind) for name, kind in types.items() if f":{name}" in sql]
     return Compiled(text(sql).bindparams(*used))
@@ -290,14 +320,20 @@ async def search(
     db: Reads, terms: SearchTerms, *, campaign_id: uuid.UUID | None, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     """Ranked matches (see MAX_MATCHES) and their count: each a `ContactHit` body (ids as text)."""
-    if not terms.words and terms.digits is None and terms.e164 is None:
+    words = _by_length(terms.words)
+    if not words and terms.digits is None and terms.e164 is None:
         return [], 0
     statement = _search(
-        len(terms.words), terms.digits is not None, terms.e164 is not None, campaign_id is not None, MAX_MATCHES, limit
+        tuple(length >= _HASHED_WORD for length, _ in words),
+        terms.digits is not None,
+        terms.e164 is not None,
+        campaign_id is not None,
+        MAX_MATCHES,
+        limit,
     )
     rows = await statement.fetch(
         db,
-        words=" ".join(terms.words),
+        **{f"word{n}": word for n, (_, word) in enumerate(words)},
         digits=terms.digits,
         e164=terms.e164,
         campaign_id=campaign_id,
