@@ -201,15 +201,21 @@ _WORD_HEAD = """SELECT t.contact_id, 1 AS rank, t.term, t.weight{matches}
 # its own range, read once into a hash (an `IN` that PostgreSQL cannot turn into a join, `IS TRUE`, is a hashed
 # subplan; as a join it chose a nested loop over both ranges and took half a minute for "Ahmed Rashid" at
 # 1,000,000 contacts). A shorter word ("al") has too many terms to hash: each candidate's own terms are checked.
-_WITH_WORD = """
-with_word{n} AS MATERIALIZED (
-  SELECT u.contact_id FROM contact_terms AS u
-  WHERE u.tenant_id = engage_current_tenant()
-    AND u.term >= (SELECT word{n} COLLATE "C" FROM words)
-    AND u.term < (SELECT (word{n} || U&'\\+10FFFF') COLLATE "C" FROM words)
-)"""
 _IN_WORD = """
-    AND ((SELECT word{n} FROM words) IS NULL OR (t.contact_id IN (SELECT contact_id FROM with_word{n})) IS TRUE)"""
+    AND ((SELECT word{n} FROM words) IS NULL OR (t.contact_id IN (
+      SELECT u.contact_id FROM contact_terms AS u
+      WHERE u.tenant_id = engage_current_tenant()
+        AND u.term >= (SELECT word{n} COLLATE "C" FROM words)
+        AND u.term < (SELECT (word{n} || U&'\\+10FFFF') COLLATE "C" FROM words))) IS TRUE)"""
+# With several words, the lead's range is filtered once, into the matches both the count and the page read.
+_WORD_FILTERED = """
+word_matches AS MATERIALIZED (
+  SELECT t.contact_id, t.term, t.weight{matches}
+  ORDER BY t.term, t.weight, t.contact_id DESC
+  LIMIT {max_matches}
+)"""
+_FILTERED_HEAD = """SELECT contact_id, 1 AS rank, term, weight FROM word_matches
+  ORDER BY term, weight, contact_id DESC LIMIT {head}"""
 _HAS_WORD = """
     AND ((SELECT word{n} FROM words) IS NULL OR EXISTS (
       SELECT 1 FROM contacts AS c, unnest(engage_contact_terms(c.first_name, c.last_name, c.custom_fields)) AS term
@@ -284,7 +290,6 @@ def _search(
         normalised = ", ".join(f"(engage_search_words(:word{n}))[1] AS word{n}" for n in range(len(words)))
         ctes.append(_WORDS.format(normalised=normalised))
         others = [(n, hashed) for n, hashed in enumerate(words) if n > 0]
-        ctes.extend(_WITH_WORD.format(n=n) for n, hashed in others if hashed)
         matches = _WORD_MATCHES.format(
             in_campaign="\n    AND t.campaign_id = :campaign_id" if in_campaign else "",
             # The hashed words first: they narrow the candidates before any is checked one by one.
@@ -292,8 +297,13 @@ def _search(
                 (_IN_WORD if hashed else _HAS_WORD).format(n=n) for n, hashed in sorted(others, key=lambda o: not o[1])
             ),
         )
-        ids.append(_WORD_IDS.format(matches=matches, max_matches=max_matches))
-        heads.append(_WORD_HEAD.format(matches=matches, head=head))
+        if others:
+            ctes.append(_WORD_FILTERED.format(matches=matches, max_matches=max_matches))
+            ids.append("SELECT contact_id FROM word_matches")
+            heads.append(_FILTERED_HEAD.format(head=head))
+        else:
+            ids.append(_WORD_IDS.format(matches=matches, max_matches=max_matches))
+            heads.append(_WORD_HEAD.format(matches=matches, head=head))
     for present, template, name, rank in ((digits, _DIGITS, "digit_matches", 2), (e164, _NUMBER, "number_matches", 0)):
         if present:
             ctes.append(template.format(in_campaign=in_view, max_matches=max_matches))
