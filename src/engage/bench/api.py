@@ -43,6 +43,7 @@ from engage.bench.people import (
     copy_contacts,
     drop_bench_tenant_contacts,
     make_people,
+    vacuum_contacts,
 )
 from engage.calls.models import Call
 from engage.config import Settings
@@ -116,7 +117,7 @@ async def _load_contacts(db: BenchDb, seeded: _Seeded, count: int) -> float:
         chunk = people[start : start + _LOAD_CHUNK]
         campaign = seeded.campaign_ids[start * len(seeded.campaign_ids) // count]
         await copy_contacts(db.owner, contact_records(chunk, seeded.tenant_id, campaign, now))
-    await db.owner.execute("VACUUM ANALYZE contacts, contact_terms")
+    await vacuum_contacts(db.owner)
     return time.perf_counter() - started
 
 

@@ -19,6 +19,7 @@ from engage.bench.people import (
     copy_contacts,
     drop_bench_tenant_contacts,
     make_people,
+    vacuum_contacts,
 )
 from engage.config import Settings
 from engage.contacts import service as contacts
@@ -43,7 +44,7 @@ async def _bench_contacts(settings: Settings, rounds: int) -> dict[str, object]:
             for campaign_id in (uploaded_to, copied_to):
                 await copy_contacts(db.owner, contact_records(preload, tenant_id, campaign_id, now))
             # What autovacuum does after a load this size (its insert threshold): the campaign as it stands later.
-            await db.owner.execute("VACUUM ANALYZE contacts, contact_terms")
+            await vacuum_contacts(db.owner)
             runs = []
             for n in range(rounds):
                 batch = batches[n * _UPLOAD : (n + 1) * _UPLOAD]

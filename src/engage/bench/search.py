@@ -21,6 +21,7 @@ from engage.bench.people import (
     copy_contacts,
     drop_bench_tenant_contacts,
     make_people,
+    vacuum_contacts,
 )
 from engage.config import Settings
 from engage.contacts import service as contacts
@@ -61,7 +62,7 @@ async def _bench_search(settings: Settings, queries: int) -> dict[str, object]:
                     db.owner,
                     contact_records(chunk, tenant_id, campaign_ids[start * _SEARCH_CAMPAIGNS // _SEARCH_CONTACTS], now),
                 )
-            await db.owner.execute("VACUUM ANALYZE contacts, contact_terms")
+            await vacuum_contacts(db.owner)
             load_seconds = time.perf_counter() - load_started
 
             latin = [p for p in rng.sample(people, queries * 4) if p.first_name in LATIN_FIRST][:queries]

@@ -34,8 +34,6 @@ from .models import Contact
 
 # A contact that can still be dialled: never tried, or due a retry (DESIGN.md §3, `dialing → pending`).
 DIALABLE = "pending"
-# pg_trgm indexes three-character sequences; a LIKE pattern with fewer characters cannot use its index.
-_TRIGRAM = 3
 
 _campaigns = table("campaigns", column("id"), column("name"), column("status"))
 

@@ -44,10 +44,14 @@ UPLOAD_CHUNK = 2_000
 MAX_WORDS = 8
 
 
+def _not_found(campaign_id: uuid.UUID) -> CampaignNotFound:
+    return CampaignNotFound(f"No campaign {campaign_id} in your organisation.")
+
+
 async def _campaign(session: AsyncSession, campaign_id: uuid.UUID, *, lock: bool = False) -> CampaignRef:
     campaign = await repository.get_campaign(session, campaign_id, lock=lock)
     if campaign is None:
-        raise CampaignNotFound(f"No campaign {campaign_id} in your organisation.")
+        raise _not_found(campaign_id)
     return campaign
 
 
@@ -163,7 +167,7 @@ def read_query(q: str, country: str) -> SearchTerms:
 async def search(db: Reads, tenant_id: uuid.UUID, data: ContactSearch) -> dict[str, Any]:
     """The JSON body of `SearchResult`, as plain values (see `repository.search`)."""
     if data.campaign_id is not None and not await repository.campaign_exists(db, data.campaign_id):
-        raise CampaignNotFound(f"No campaign {data.campaign_id} in your organisation.")
+        raise _not_found(data.campaign_id)
     terms = read_query(data.q, await tenancy_service.country(db, tenant_id))
     items, total = await repository.search(db, terms, campaign_id=data.campaign_id, limit=data.limit)
     return {"items": items, "total": total}
