@@ -185,10 +185,19 @@ def worker_config(tmp_path: Any) -> WorkerConfig:
     )
 
 
+async def pause_leftover_campaigns(owner: asyncpg.Connection) -> None:
+    """The whole run shares one database, and earlier tests leave campaigns active: `engage demo` (tests/cli)
+    seeds a predictive campaign of many contacts and available agents, which a later test's worker would lease
+    and dial alongside, and on a slow machine in place of, the campaign the test is about. Pausing them before
+    a worker starts leaves it only what the test itself makes."""
+    await owner.execute("UPDATE campaigns SET status = 'paused', paused_at = now() WHERE status = 'active'")
+
+
 @pytest.fixture
 async def dialer(
     runtime: Runtime, sim: SwitchSimulator, dial_clock: SteppingClock, worker_config: WorkerConfig, registries: Any
 ) -> AsyncIterator[Dialer]:
+    await pause_leftover_campaigns(registries.owner)
     port = sim._server.sockets[0].getsockname()[1] if sim._server is not None else 0
     harness = Dialer(runtime=runtime, sim=sim, clock=dial_clock, config=worker_config, sim_port=port)
     yield harness

@@ -34,7 +34,7 @@ from engage.telephony.sim.server import Behaviour, SwitchSimulator
 from tests.cli.processes import ENGAGE, STOP_TIMEOUT_SECONDS, clean_environment
 
 from ..factories import Factory
-from .conftest import PASSWORD, Reader, make_floor
+from .conftest import PASSWORD, Reader, make_floor, pause_leftover_campaigns
 
 T = TypeVar("T")
 LIVE = {"dialing", "ringing", "answered", "bridged"}
@@ -115,7 +115,10 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def worker_env(sim: SwitchSimulator, database_url: str, tmp_path: Path) -> dict[str, str]:
+async def worker_env(
+    sim: SwitchSimulator, database_url: str, tmp_path: Path, owner: asyncpg.Connection
+) -> dict[str, str]:
+    await pause_leftover_campaigns(owner)
     assert sim._server is not None
     port = sim._server.sockets[0].getsockname()[1]
     return {
