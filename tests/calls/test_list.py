@@ -119,21 +119,24 @@ class TestListCalls:
         agent: User,
         calls: Calls,
     ) -> None:
-        """The list writes records as plain values, the single GET through the model: the two bodies agree, to
-        the microsecond."""
+        """PostgreSQL writes the list's items, the model writes the single GET: the two bodies agree byte for byte,
+        instants to the microsecond and text that JSON must escape included."""
         call = await calls.add(
             tenant,
             started_at=at("2026-06-12T06:15:00.123456Z"),
             campaign_id=campaign,
             agent_id=agent.id,
             answered_at=at("2026-06-12T06:15:18.5Z"),
+            ended_at=at("2026-06-12T06:16:00.000001Z"),
             talk_time_seconds=3,
-            notes="Call back after Eid",
+            notes='Call back after Eid "عيد"\n\ttab \\ slash / \x01 \x1f \x7f 😀',
         )
         listed = await client.get("/v1/calls", headers=headers)
         single = await client.get(f"/v1/calls/{call.id}", headers=headers)
         assert listed.json()["items"] == [single.json()]
+        assert listed.content.startswith(b'{"items":[' + single.content + b'],"total":1,')
         assert single.json()["started_at"] == "2026-06-12T06:15:00.123456Z"
+        assert single.json()["answered_at"] == "2026-06-12T06:15:18.500000Z"
 
     async def test_campaign_id_keeps_that_campaigns_calls(
         self,

@@ -17,7 +17,7 @@ from engage.core.deps import Reading, RuntimeDep, SessionDep, reading, require
 from engage.core.openapi import problems
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
-from engage.core.responses import json_body, serialized
+from engage.core.responses import json_body, json_page, serialized
 from engage.core.schemas import Instant
 
 from . import service
@@ -64,7 +64,7 @@ async def list_calls(
         started_from=started_from,
         started_to=started_to,
     )
-    return json_body(result)
+    return json_page(result)
 
 
 # The fixed paths are declared before /calls/{call_id}, which would otherwise take them for (malformed) ids.

@@ -11,13 +11,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import (
     ColumnElement,
     DateTime,
     String,
+    Table,
     Text,
     Uuid,
     bindparam,
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from engage.core.pagination import CompiledPage, PageParams, PageResult
-from engage.core.sql import Compiled, Fact, Reads, for_body
+from engage.core.sql import Compiled, Fact, Reads, json_row
 
 from .models import LIVE_STATUSES, Call, CallStatus
 
@@ -51,6 +52,8 @@ class CallFilter:
 
 
 INSTANT = DateTime(timezone=True)
+JSON_ROW = "body"
+_CALLS = cast(Table, Call.__table__)
 # The list's filters by `CallFilter` field; each takes its value from a parameter of that name.
 _LIST_FILTERS = {
     "campaign_id": Call.campaign_id == bindparam("campaign_id", type_=Uuid),
@@ -65,7 +68,7 @@ _LIST_FILTERS = {
 def _listing(filters: frozenset[str], columns: tuple[str, ...]) -> CompiledPage:
     conditions = [condition for name, condition in _LIST_FILTERS.items() if name in filters]
     return CompiledPage.of(
-        select(*for_body(*(Call.__table__.c[name] for name in columns))).where(*conditions),
+        select(json_row(_CALLS, columns).label(JSON_ROW), _CALLS.c.id).where(*conditions),
         Call.__table__.c.id,
         count_from=select(Call.id).where(*conditions),
     )
@@ -74,8 +77,8 @@ def _listing(filters: frozenset[str], columns: tuple[str, ...]) -> CompiledPage:
 async def list_calls(
     db: Reads, params: PageParams, where: CallFilter, *, columns: tuple[str, ...]
 ) -> PageResult[asyncpg.Record]:
-    """A page of calls as records (the columns named in `columns`, in that order, then the page's total) and the
-    filtered total, in one statement."""
+    """A page of calls, each as its JSON body (`core.sql.json_row` of the columns named in `columns`, in that
+    order; the record's `JSON_ROW`), and the filtered total, in one statement."""
     given = {name: getattr(where, name) for name in _LIST_FILTERS if getattr(where, name) is not None}
     return await _listing(frozenset(given), columns).fetch(db, params, **given)
 

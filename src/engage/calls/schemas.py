@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from pydantic import Field
 
@@ -40,15 +38,8 @@ class CallRead(ReadModel):
     origin: CallOrigin
     notes: str | None
 
-    @staticmethod
-    def body_of_record(record: Sequence[Any]) -> dict[str, Any]:
-        """The JSON body of a call from a record that starts with the columns of `CALL_FIELDS`, in that order,
-        without building or validating a model: every field is the column of its name, stored as the body writes
-        it (a test holds this equal to the model's body). Columns after those (a page's total) are left out."""
-        return dict(zip(CALL_FIELDS, record, strict=False))
 
-
-# The body's fields, in its order: what a listing selects first (`repository.list_calls`).
+# The body's fields, in its order: the columns a listing writes as each call's JSON (`repository.list_calls`).
 CALL_FIELDS = tuple(CallRead.model_fields)
 
 

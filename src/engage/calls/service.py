@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Uuid, bindparam
@@ -24,7 +23,7 @@ from engage.agents import service as agents
 from engage.campaigns import service as campaigns
 from engage.core.clock import Clock
 from engage.core.errors import ValidationFailed
-from engage.core.pagination import PageParams
+from engage.core.pagination import PageParams, PageResult
 from engage.core.principal import Principal, Role
 from engage.core.sql import FactQuery, Reads
 from engage.tenancy import service as tenancy_service
@@ -33,7 +32,7 @@ from . import repository
 from .errors import CallNotFound
 from .models import Call, CallStatus
 from .repository import CallFilter
-from .schemas import CALL_FIELDS, ActiveCalls, CallRead, CallsToday
+from .schemas import CALL_FIELDS, ActiveCalls, CallsToday
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +62,7 @@ def _own_agent(principal: Principal) -> uuid.UUID | None:
     return principal.user_id if principal.role is Role.agent else None
 
 
-_EMPTY: dict[str, Any] = {"items": [], "total": 0, "next_cursor": None, "has_more": False}
+_EMPTY: PageResult[str] = PageResult(rows=[], total=0, next_cursor=None, has_more=False)
 
 
 async def list_calls(
@@ -76,9 +75,9 @@ async def list_calls(
     status: CallStatus | None = None,
     started_from: datetime | None = None,
     started_to: datetime | None = None,
-) -> dict[str, Any]:
-    """GET /v1/calls: newest first; `started_from` and `started_to` inclusive. The JSON body of
-    `Page[CallRead]`, as plain values (see `CallRead.body_of_record`)."""
+) -> PageResult[str]:
+    """GET /v1/calls: newest first; `started_from` and `started_to` inclusive. Each item is a call's JSON body as
+    `CallRead` writes it, built by PostgreSQL (`core.sql.json_row`)."""
     if started_from is not None and started_to is not None and started_from > started_to:
         raise ValidationFailed(
             "from: must not be after to", extra={"errors": [{"field": "from", "message": "must not be after to"}]}
@@ -97,12 +96,12 @@ async def list_calls(
         started_to=started_to,
     )
     page = await repository.list_calls(db, params, where, columns=CALL_FIELDS)
-    return {
-        "items": [CallRead.body_of_record(row) for row in page.rows],
-        "total": page.total,
-        "next_cursor": page.next_cursor,
-        "has_more": page.has_more,
-    }
+    return PageResult(
+        rows=[row[repository.JSON_ROW] for row in page.rows],
+        total=page.total,
+        next_cursor=page.next_cursor,
+        has_more=page.has_more,
+    )
 
 
 async def get_call(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Call:

@@ -169,7 +169,9 @@ class CompiledPage:
     count: Compiled
 
     @classmethod
-    def of(cls, query: Select[Any], id_column: ColumnElement[uuid.UUID], *, count_from: Select[Any]) -> CompiledPage:
+    def of(
+        cls, query: Select[*tuple[Any, ...]], id_column: ColumnElement[uuid.UUID], *, count_from: Select[Any]
+    ) -> CompiledPage:
         counted = select(func.count()).select_from(count_from.order_by(None).subquery())
         paged = (
             query.add_columns(counted.scalar_subquery().label(PAGE_TOTAL))

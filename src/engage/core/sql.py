@@ -15,12 +15,12 @@ numbers, aware datetimes; no expanding `IN` (use `= ANY(:values)`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import asyncpg
-from sqlalchemy import ColumnElement, Text, Uuid, literal, select
+from sqlalchemy import ColumnElement, DateTime, Table, Text, Uuid, literal, literal_column, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,6 +136,29 @@ def for_body(*columns: ColumnElement[Any]) -> list[ColumnElement[Any]]:
     objects cost pydantic's serialiser ten times what a string does (a page of 50 calls: 2.3 ms against 0.2 ms),
     and the body writes them as strings anyway."""
     return [sql_cast(column, Text).label(column.key) if isinstance(column.type, Uuid) else column for column in columns]
+
+
+# An instant as pydantic writes it: UTC, `Z`, the microseconds only when there are any.
+_JSON_INSTANT = "replace(to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')"
+
+
+def json_row(table: Table, names: Iterable[str]) -> ColumnElement[str]:
+    """One row's JSON body built by PostgreSQL, as text: an object of `table`'s columns `names`, in that order,
+    compact and written as pydantic writes the same values (instants as above), so a page's
+    body is its rows joined, with no record decoded into Python values and no serialiser pass. For a listing
+    whose Python cost per row is most of the request's (`GET /v1/calls`).
+
+    `row_to_json` of a derived row, not `json_build_object`, whose output puts spaces around every `:`."""
+    fields = []
+    for name in names:
+        column = table.c[name]
+        reference = f"{table.name}.{column.name}"
+        # `row_to_json` writes a UUID as its string already; only instants need pydantic's form.
+        value = _JSON_INSTANT.format(reference) if isinstance(column.type, DateTime) else reference
+        fields.append(f'{value} AS "{column.name}"')
+    # Only the table's own names go into the text: no value does.
+    listed = ", ".join(fields)
+    return literal_column(f"(SELECT row_to_json(json_row)::text FROM (SELECT {listed}) AS json_row)")  # noqa: S608
 
 
 async def connection_of(db: Reads) -> asyncpg.Connection:
