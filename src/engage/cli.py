@@ -379,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, help="clients (api: 16 connections, compliance: 50) or legs (switch: 1000)"
     )
     bench.add_argument("--contacts", type=int, help="api: contacts loaded for its second phase (1,000,000)")
+    bench.add_argument("--rounds", type=int, help="api: reference/endpoint pairs per endpoint, median kept (3)")
     bench.add_argument("--hours", type=float, default=6.0, help="pacing: simulated hours per run")
     bench.add_argument("--seeds", type=int, default=4, help="pacing: seeds per scenario")
     bench.set_defaults(handler=cmd_bench)
