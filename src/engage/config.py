@@ -34,6 +34,7 @@ class Telephony(StrEnum):
 class DatabaseSettings(BaseModel):
     # Unset: the embedded PostgreSQL under ENGAGE_DATA_DIR.
     url: str | None = None
+    # The pool keeps up to twice this many connections open per process (`core.db.create_engine`).
     pool_size: int = Field(default=10, ge=1, le=200)
     statement_timeout_ms: int = Field(default=30_000, ge=100)
 

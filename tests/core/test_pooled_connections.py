@@ -56,3 +56,24 @@ async def test_a_checkout_costs_no_round_trip(database_url: str) -> None:
         await engine.dispose()
     # (asyncpg logs the simple-protocol statements; a pre-ping would add `BEGIN; ;` and `ROLLBACK;` before these.)
     assert sent == ["BEGIN;", "COMMIT;"]
+
+
+async def test_bursts_past_pool_size_reuse_the_connections_they_opened(database_url: str) -> None:
+    """A pool of `pool_size` 1 may open two connections, and keeps both: bursts of two transactions at once run
+    on the same two backends each time, not on a new second one per burst (a connection opened past the size
+    used to be closed when handed back, so steady load reconnected all the time)."""
+    engine = create_engine(database_url, pool_size=1)
+    backends: set[int] = set()
+
+    async def hold() -> None:
+        async with engine.connect() as connection:
+            backends.add(int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()))
+            await asyncio.sleep(0.02)  # both checked out at once
+            await connection.commit()
+
+    try:
+        for _ in range(5):
+            await asyncio.gather(hold(), hold())
+    finally:
+        await engine.dispose()
+    assert len(backends) == 2
