@@ -133,26 +133,6 @@ class TestDefaultDeny:
 
         assert after == before
 
-    async def test_a_decision_that_ends_its_transaction_leaves_the_savepoint_to_the_commit(
-        self, runtime: Runtime, tenant: Tenant
-    ) -> None:
-        """The API's check: nothing follows the audit, so no RELEASE round trip; the commit releases the savepoint
-        (the audit row stays) and its timeout ends with the transaction."""
-        engine = Engine(clock=runtime.clock, budget_seconds=2.0)
-        async with tenant_transaction(runtime.sessions, tenant.id) as session:
-            before = await repository.statement_timeout(session)
-            with statements_sent(await driver_of(session)) as sent:
-                [decision] = await engine.decide(
-                    session, tenant.id, [CheckRequest(random_ae_mobile())], ASKER, ends_transaction=True
-                )
-            inside = await repository.statement_timeout(session)
-
-        assert [sql.split()[0] for sql in sent] == ["SAVEPOINT", "SELECT", "INSERT"]
-        assert inside == "1600ms"  # the facts' bound, until the commit
-        assert (await stored(runtime, tenant, decision)).allowed is True
-        async with tenant_transaction(runtime.sessions, tenant.id) as session:
-            assert await repository.statement_timeout(session) == before
-
     async def test_the_api_denies_on_a_fault_too(
         self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, factory: Factory, admin: User
     ) -> None:

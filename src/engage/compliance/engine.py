@@ -273,17 +273,14 @@ class Engine:
         asker: Asker,
         *,
         refuse_unknown_campaigns: bool = False,
-        ends_transaction: bool = False,
     ) -> list[Decision]:
         """One audited decision per request, in order, in the caller's transaction (a session, or a direct
         connection). `refuse_unknown_campaigns` (the API): a campaign that is not the tenant's raises the campaign's
-        `CampaignNotFound`, before anything is audited, instead of denying the request. `ends_transaction` (the
-        API): nothing follows the audit in the caller's transaction, so the facts' savepoint is left to its commit
-        (`repository.bounded`)."""
+        `CampaignNotFound`, before anything is audited, instead of denying the request."""
         now = self.clock.now()
         try:
             async with asyncio.timeout(self.budget_seconds):
-                verdicts = await self._verdicts(db, requests, now, refuse_unknown_campaigns, ends_transaction)
+                verdicts = await self._verdicts(db, requests, now, refuse_unknown_campaigns)
         except campaigns.CampaignNotFound:
             raise  # the caller's mistake, not the engine's: the caller's 404, no decision
         except Exception as exc:  # noqa: BLE001 - default deny: whatever went wrong, the answer is "no"
@@ -295,12 +292,7 @@ class Engine:
         return await self._audit(db, tenant_id, requests, verdicts, asker, now)
 
     async def _verdicts(
-        self,
-        db: Reads,
-        requests: Sequence[CheckRequest],
-        now: datetime,
-        refuse_unknown_campaigns: bool,
-        ends_transaction: bool = False,
+        self, db: Reads, requests: Sequence[CheckRequest], now: datetime, refuse_unknown_campaigns: bool
     ) -> list[tuple[str | None, Verdict]]:
         results: list[tuple[str | None, Verdict] | None] = [None] * len(requests)
         resolved: list[tuple[int, Resolved]] = []
@@ -316,7 +308,7 @@ class Engine:
             subject = Subject(phone=request.phone, jurisdiction=jurisdiction, zone=zone, cli=request.cli)
             resolved.append((index, Resolved(request, subject, rules)))
         if resolved:
-            gathered = await self._gather(db, [item for _, item in resolved], now, release=not ends_transaction)
+            gathered = await self._gather(db, [item for _, item in resolved], now)
             for (index, item), found in zip(resolved, gathered, strict=True):
                 jurisdiction = item.subject.jurisdiction
                 if isinstance(found, NoCampaign):
@@ -329,15 +321,13 @@ class Engine:
                     results[index] = (jurisdiction, evaluate(item.rules, found.subject, found.facts, now))
         return [result for result in results if result is not None]
 
-    async def _gather(
-        self, db: Reads, items: list[Resolved], now: datetime, *, release: bool = True
-    ) -> list[Gathered | NoCampaign | str]:
+    async def _gather(self, db: Reads, items: list[Resolved], now: datetime) -> list[Gathered | NoCampaign | str]:
         # A savepoint: a query that fails or times out must leave the transaction able to write the audit. Its
         # statement timeout is below the budget, so a slow query is stopped by PostgreSQL before asyncio has to
         # cancel it.
         if isinstance(db, AsyncSession):
             await db.flush()  # what the caller's transaction added (a dialer's attempts) is a fact too
-        async with repository.bounded(db, int(self.budget_seconds * 800), release=release):
+        async with repository.bounded(db, int(self.budget_seconds * 800)):
             gathered: list[Gathered | NoCampaign | str] = await self.source.gather(db, items, now)
         return gathered
 

@@ -52,13 +52,10 @@ async def statement_timeout(session: AsyncSession) -> str:
 
 
 @asynccontextmanager
-async def bounded(db: Reads, timeout_ms: int, *, release: bool = True) -> AsyncIterator[None]:
+async def bounded(db: Reads, timeout_ms: int) -> AsyncIterator[None]:
     """A savepoint whose statements PostgreSQL stops after `timeout_ms`: one that fails or runs late is undone to
     the savepoint, and the transaction can still write the audit. In and out are one message each (`SAVEPOINT`
-    with `SET LOCAL`; `RELEASE` with `RESET`), where a session's savepoint and two settings took four.
-
-    `release=False`, for a transaction that writes the audit and ends: after success the savepoint and its
-    timeout are left to the commit (which releases both), one round trip fewer; the audit runs inside them."""
+    with `SET LOCAL`; `RELEASE` with `RESET`), where a session's savepoint and two settings took four."""
     connection = await connection_of(db)
     await connection.execute(f"SAVEPOINT compliance_facts; SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
     try:
@@ -68,9 +65,8 @@ async def bounded(db: Reads, timeout_ms: int, *, release: bool = True) -> AsyncI
             # Undoes the SET LOCAL too.
             await connection.execute("ROLLBACK TO SAVEPOINT compliance_facts; RELEASE SAVEPOINT compliance_facts")
         raise
-    if release:
-        # Back to the connection's own statement timeout (the one it was opened with).
-        await connection.execute("RELEASE SAVEPOINT compliance_facts; RESET statement_timeout")
+    # Back to the connection's own statement timeout (the one it was opened with).
+    await connection.execute("RELEASE SAVEPOINT compliance_facts; RESET statement_timeout")
 
 
 # One statement for a whole batch, compiled and prepared once whatever its size: the columns travel as

@@ -49,12 +49,7 @@ async def check(db: Reads, principal: Principal, body: ComplianceCheck, *, engin
         phone=e164_of(number), campaign_id=body.campaign_id, jurisdiction=body.jurisdiction, cli=cli, number=number
     )
     [decision] = await engine.decide(
-        db,
-        principal.tenant_id,
-        [request],
-        Asker(Channel.api, principal.user_id),
-        refuse_unknown_campaigns=True,
-        ends_transaction=True,
+        db, principal.tenant_id, [request], Asker(Channel.api, principal.user_id), refuse_unknown_campaigns=True
     )
     return decision
 
