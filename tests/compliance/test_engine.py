@@ -58,6 +58,17 @@ class SlowSource(DatabaseFacts):
         return await super().gather(db, items, now)
 
 
+class LateQuery(DatabaseFacts):
+    """Spends most of the budget in Python, then runs a query that outlasts it: asyncio's timer fires while the
+    query is on the connection, before PostgreSQL's statement timeout (80 % of the budget) would end it."""
+
+    async def gather(self, db: Reads, items: Sequence[Resolved], now: datetime) -> list[Gathered | NoCampaign | str]:
+        await asyncio.sleep(0.15)
+        connection = db if isinstance(db, asyncpg.Connection) else await driver_of(db)
+        await connection.execute("SELECT pg_sleep(1)")
+        return await super().gather(db, items, now)
+
+
 async def decide(
     runtime: Runtime, tenant: Tenant, requests: Sequence[CheckRequest], engine: Engine | None = None
 ) -> list[Decision]:
@@ -109,6 +120,26 @@ class TestDefaultDeny:
         assert (decision.allowed, decision.blocking_rule) == (False, "compliance_error")
         assert "time budget exceeded" in (decision.blocking_reason or "")
         assert (await stored(runtime, tenant, decision)).blocking_rule == "compliance_error"
+
+    async def test_a_query_the_budget_runs_out_on_is_left_to_the_database_and_the_denial_audited(
+        self, runtime: Runtime, tenant: Tenant
+    ) -> None:
+        """Cancelling the query from the client sends PostgreSQL a cancel request that can land on the next
+        statement (the ROLLBACK TO SAVEPOINT), leaving the transaction aborted and the audit failing. The engine
+        lets the statement timeout end it instead; the same transaction then writes the denial."""
+        engine = Engine(clock=runtime.clock, budget_seconds=0.2, source=LateQuery())
+
+        for _ in range(3):
+            started = asyncio.get_running_loop().time()
+            [decision] = await decide(runtime, tenant, [CheckRequest(random_ae_mobile())], engine)
+
+            elapsed = asyncio.get_running_loop().time() - started
+            # Ended by PostgreSQL's statement timeout (0.15 s in Python, then 0.16 s of query), not cut from here at
+            # the budget (0.2 s), nor left to pg_sleep's whole second.
+            assert 0.3 <= elapsed < 1
+            assert (decision.allowed, decision.blocking_rule) == (False, "compliance_error")
+            assert "time budget exceeded" in (decision.blocking_reason or "")
+            assert (await stored(runtime, tenant, decision)).blocking_rule == "compliance_error"
 
     async def test_a_slow_query_is_stopped_by_the_database_and_denied(
         self, runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
