@@ -69,7 +69,7 @@ def _listing(filters: frozenset[str], columns: tuple[str, ...]) -> CompiledPage:
     conditions = [condition for name, condition in _LIST_FILTERS.items() if name in filters]
     return CompiledPage.of(
         select(json_row(_CALLS, columns).label(JSON_ROW), _CALLS.c.id).where(*conditions),
-        Call.__table__.c.id,
+        _CALLS.c.id,
         count_from=select(Call.id).where(*conditions),
     )
 
