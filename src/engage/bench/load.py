@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 
@@ -89,7 +89,7 @@ async def drive(shot: Shot, *, seconds: float, connections: int) -> Load:
             raise RuntimeError(f"wrk failed: {err.decode(errors='replace')[-500:]}")
         return parse_wrk(out.decode())
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engage.bench.load", json.dumps(shot.__dict__), str(seconds), str(connections),
+        sys.executable, "-m", "engage.bench.load", json.dumps(asdict(shot)), str(seconds), str(connections),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), timeout=seconds + 60)
@@ -154,4 +154,4 @@ async def _fallback(shot: Shot, seconds: float, connections: int) -> Load:
 
 if __name__ == "__main__":
     shot = Shot(**json.loads(sys.argv[1]))
-    print(json.dumps(asyncio.run(_fallback(shot, float(sys.argv[2]), int(sys.argv[3]))).__dict__))
+    print(json.dumps(asdict(asyncio.run(_fallback(shot, float(sys.argv[2]), int(sys.argv[3]))))))
