@@ -50,6 +50,7 @@ from engage.users.standing import StandingCache
 
 from .cli.processes import clean_environment
 from .factories import Factory
+from .s3 import isolated_moto
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = os.environ.get("ENGAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -181,6 +182,15 @@ def client_for() -> ClientFor:
 async def client(settings: Settings, runtime: Runtime, client_for: ClientFor) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(create_app(settings, runtime=runtime)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto S3 server in its own process on a loopback port, for the run: its endpoint URL. Reach it with
+    `tests.s3` (dummy credentials, `s3_settings`, `raw_client`, `new_bucket`); boto3 cannot read the host's AWS
+    configuration while it runs."""
+    with isolated_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

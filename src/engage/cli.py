@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uvicorn.config import STARTUP_FAILURE
 
-from engage.bench import BENCHMARKS
+from engage.bench.registry import BENCHMARKS
 from engage.compliance import repository as compliance_repository
 from engage.compliance.engine import AUDIT_PREFIX
 from engage.compliance.repository import ChainReport
@@ -376,12 +376,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", choices=sorted(BENCHMARKS))
     bench.add_argument("--seconds", type=float, default=10.0)
     bench.add_argument(
-        "--concurrency", type=int, help="clients (api: 16 connections, compliance: 50) or legs (switch: 1000)"
+        "--concurrency",
+        type=int,
+        help="clients (api: 16 connections, compliance: 50), legs (switch: 1000), uploads (4)",
     )
     bench.add_argument("--contacts", type=int, help="api: contacts loaded for its second phase (1,000,000)")
     bench.add_argument("--rounds", type=int, help="api: reference/endpoint pairs per endpoint, median kept (3)")
     bench.add_argument("--hours", type=float, default=6.0, help="pacing: simulated hours per run")
     bench.add_argument("--seeds", type=int, default=4, help="pacing: seeds per scenario")
+    bench.add_argument("--count", type=int, default=1000, help="recordings: recordings uploaded")
+    bench.add_argument("--minutes", type=float, default=5.0, help="recordings: minutes of audio each (5: 4.8 MB)")
+    bench.add_argument(
+        "--big-count", type=int, default=3, help="recordings: long recordings uploaded after (memory check; 0: none)"
+    )
+    bench.add_argument("--big-minutes", type=float, default=60.0, help="recordings: minutes of audio each long one")
+    bench.add_argument("--keep", action="store_true", help="recordings: leave the uploaded objects in the bucket")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

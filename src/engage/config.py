@@ -3,17 +3,20 @@
 Variables carry the prefix ``ENGAGE_``; a group's fields are reached with one underscore after the
 group name (``ENGAGE_DATABASE_URL`` is ``settings.database.url``, ``ENGAGE_SIM_ANSWER_RATE`` is
 ``settings.sim.answer_rate``), exactly the names DESIGN.md §2 fixes. Invariants checked here: the JWT
-secret is never a placeholder unless demo mode generated it, and the simulator clock is only accepted with
-``telephony=sim``.
+secret is never a placeholder unless demo mode generated it, the simulator clock is only accepted with
+``telephony=sim``, and the object store is the local folder or an ``s3://`` URL, nothing else.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -138,6 +141,85 @@ class DialerSettings(BaseModel):
     in_process: bool = True
 
 
+# S3's bucket naming rules (3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending
+# with a letter or digit); a prefix is object-key segments, the same alphabet `storage.names` allows in keys.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+
+
+class StorageSettings(BaseModel):
+    # Unset: objects are files under ENGAGE_DATA_DIR/objects, served by Engage at signed URLs.
+    # `s3://bucket` or `s3://bucket/prefix`: an S3-compatible store (ENGAGE_S3_* says where and how).
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _s3_or_unset(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        prefix = parts.path.strip("/")
+        if (
+            parts.scheme != "s3"
+            or not _BUCKET.fullmatch(parts.netloc)
+            or (prefix and not _PREFIX.fullmatch(prefix))
+            or parts.query
+            or parts.fragment
+        ):
+            raise ValueError(
+                "ENGAGE_STORAGE_URL must be s3://bucket or s3://bucket/prefix (a valid S3 bucket name; prefix "
+                "segments of letters, digits, '.', '_' and '-'), or unset for the local folder under ENGAGE_DATA_DIR"
+            )
+        return value
+
+    @property
+    def s3_location(self) -> tuple[str, str] | None:
+        """(bucket, key prefix without slashes) for an S3 store; None for the local folder."""
+        if self.url is None:
+            return None
+        parts = urlsplit(self.url)
+        return parts.netloc, parts.path.strip("/")
+
+
+class S3Settings(BaseModel):
+    # Unset: AWS's own endpoint for the region. MinIO or another S3-compatible store: its URL.
+    endpoint: str | None = None
+    # The host browsers reach the store at, when it differs from `endpoint` (the service talks to
+    # http://minio:9000 inside the network, players fetch https://media.example.com). A presigned URL's
+    # signature covers its host, so URLs are signed by a second client configured with this endpoint;
+    # presigning is offline, so that client never connects anywhere.
+    public_endpoint: str | None = None
+    # Both unset: boto3's default credential chain (environment, shared config, instance or task role).
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    region: str = "us-east-1"
+    # Server-side encryption asked for on every upload; `aws:kms` with `kms_key_id` names the key (unset: the
+    # account's default S3 KMS key).
+    sse: Literal["AES256", "aws:kms"] | None = None
+    kms_key_id: str | None = None
+    # Path-style (`endpoint/bucket/key`) works with MinIO and any endpoint without wildcard DNS; AWS accepts it
+    # for existing buckets, `virtual` is its preferred style.
+    addressing_style: Literal["auto", "path", "virtual"] = "path"
+    # Files above the threshold go up in parts of the chunk size, `max_concurrency` parts at a time: memory per
+    # upload is bounded by chunk x concurrency. S3 refuses parts under 5 MiB (except the last), and a 5-minute
+    # recording (4.8 MB) stays a single PUT under the 8 MiB default.
+    multipart_threshold_mib: int = Field(default=8, ge=5, le=5 * 1024)
+    multipart_chunk_mib: int = Field(default=8, ge=5, le=5 * 1024)
+    max_concurrency: int = Field(default=4, ge=1, le=32)
+    # Every network call has a timeout (STYLE.md 9). A read that stalls this long is retried (standard retry
+    # mode, 3 attempts); a part of 8 MiB needs well under a minute on any link worth recording over.
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    read_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> S3Settings:
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("set both ENGAGE_S3_ACCESS_KEY and ENGAGE_S3_SECRET_KEY, or neither")
+        if self.kms_key_id is not None and self.sse != "aws:kms":
+            raise ValueError("ENGAGE_S3_KMS_KEY_ID is accepted only with ENGAGE_S3_SSE=aws:kms")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENGAGE_",
@@ -166,6 +248,8 @@ class Settings(BaseSettings):
     compliance: ComplianceSettings = ComplianceSettings()
     dialer: DialerSettings = DialerSettings()
     metrics: MetricsSettings = MetricsSettings()
+    storage: StorageSettings = StorageSettings()
+    s3: S3Settings = S3Settings()
 
     @model_validator(mode="after")
     def _clock_only_in_sim(self) -> Settings:
