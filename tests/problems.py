@@ -57,6 +57,12 @@ TITLES = {
     "not-an-agent": "Caller is not an agent",
     "campaign-completed": "Campaign is completed",
     "too-many-contacts": "Too many contacts in one request",
+    "recording-not-found": "Recording not found",
+    "recording-not-ready": "Recording not ready yet",
+    "storage-unavailable": "Recording storage unavailable",
+    "file-url-invalid": "File URL invalid",
+    "file-url-expired": "File URL expired",
+    "file-not-found": "File not found",
 }
 
 # The seed's 401 body for a failed login, word for word ("Authentication", POST /v1/auth/login).

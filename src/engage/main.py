@@ -44,7 +44,11 @@ from engage.dialer.worker import Worker, WorkerConfig
 from engage.dnc.api import router as dnc_router
 from engage.migrate import migrate
 from engage.ops.api import router as ops_router
+from engage.recordings.api import router as recordings_router
+from engage.recordings.uploader import Uploader, UploaderConfig
 from engage.registry.api import router as registry_router
+from engage.storage import open_store
+from engage.storage.api import router as storage_router
 from engage.telephony.connect import Telephony, drain, open_telephony
 from engage.tenancy.service import RateLimitCache
 from engage.users.api import router as users_router
@@ -59,7 +63,7 @@ EMBEDDED_DATABASE = "engage"
 # The OpenAPI document's sections (operation tags), in the order /docs shows them.
 _SECTIONS = (
     "operations", "auth", "users", "cli_groups", "campaigns", "contacts", "agents", "calls", "dnc", "compliance",
-    "consents", "webhooks",
+    "consents", "recordings", "webhooks",
 )  # fmt: skip
 
 
@@ -156,6 +160,7 @@ def create_app(
             return
         async with start_runtime(settings) as started, AsyncExitStack() as stack:
             _bind(app, started)
+            stack.push_async_callback(app.state.store.close)
             if with_switch:
                 telephony = await stack.enter_async_context(open_telephony(settings, started.clock))
                 app.state.switch = telephony.switch
@@ -200,9 +205,11 @@ def create_app(
         registry_router,
         consents_router,
         webhooks_router,
+        recordings_router,
         dialer_router,
         diagnostics_router,
         forecast_router,
+        storage_router,
     ):
         app.include_router(router)
     if runtime is not None:
@@ -220,8 +227,14 @@ async def start_background(
     dial: bool = True,
 ) -> Worker | None:
     """The background loops of `engage serve` and `engage worker`: the dialer worker (the switch's one event
-    consumer) and the webhook dispatcher, each stopped gracefully when `stack` closes (the worker hands its
-    leases back). Without `dial` the switch's events are only drained."""
+    consumer), the recording uploader and the webhook dispatcher, each stopped gracefully when `stack` closes (the
+    worker hands its leases back). Without `dial` the switch's events are only drained."""
+    # The uploader stores what the switch recorded; the worker wakes it as each recording ends.
+    store = open_store(settings, signing_secret=None, clock=clock)
+    stack.push_async_callback(store.close)
+    uploader = Uploader(
+        sessions, store, clock, UploaderConfig(recordings_dir=(settings.data_dir / "recordings").resolve())
+    )
     worker: Worker | None = None
     if dial:
         worker = Worker(
@@ -231,6 +244,7 @@ async def start_background(
             engine=compliance_engine(settings, clock),
             config=WorkerConfig.from_settings(settings.dialer, settings.data_dir),
             phones=telephony.phones,
+            recording_due=uploader.wake,
         )
         stop_dialling = asyncio.Event()
         dialling = asyncio.create_task(worker.run(stop_dialling), name="dialer-worker")
@@ -238,6 +252,9 @@ async def start_background(
     else:
         draining = asyncio.create_task(drain(telephony.switch), name="switch-drain")
         stack.push_async_callback(_cancel, draining)
+    stop_uploading = asyncio.Event()
+    uploading = asyncio.create_task(uploader.run(stop_uploading), name="recording-uploader")
+    stack.push_async_callback(_stop, stop_uploading, uploading)
     dispatcher = await stack.enter_async_context(
         Dispatcher(sessions, clock, allow_private=settings.webhook.allow_private_targets)
     )
@@ -248,7 +265,8 @@ async def start_background(
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """`engage worker`: migrations, the switch, the dialer worker and the webhook dispatcher, until `stop`."""
+    """`engage worker`: migrations, the switch, the dialer worker, the recording uploader and the webhook
+    dispatcher, until `stop`."""
     async with database_url(settings, stop_embedded=False) as url:
         await migrate(url)
         engine = create_engine(
@@ -286,6 +304,10 @@ def compliance_engine(settings: Settings, clock: Clock) -> Engine:
 
 def _bind(app: FastAPI, runtime: Runtime) -> None:
     app.state.runtime = runtime
+    secret = runtime.settings.jwt.secret
+    app.state.store = open_store(
+        runtime.settings, signing_secret=secret.get_secret_value() if secret else None, clock=runtime.clock
+    )
     app.state.compliance_engine = compliance_engine(runtime.settings, runtime.clock)
     app.state.authenticator = Authenticator(
         sessions=runtime.sessions,

@@ -13,6 +13,7 @@ from engage.contacts.models import Contact
 from engage.core.db import Base
 from engage.core.outbox import OutboxEvent
 from engage.dnc.models import DncEntry
+from engage.recordings.models import Recording, RecordingSettings
 from engage.registry.models import RegistryLoad, RegistryNumber
 from engage.tenancy.models import Tenant
 from engage.users.models import Team, User
@@ -35,6 +36,8 @@ __all__ = [
     "DialAttempt",
     "DncEntry",
     "OutboxEvent",
+    "Recording",
+    "RecordingSettings",
     "RefreshToken",
     "RegistryLoad",
     "RegistryNumber",

@@ -112,6 +112,17 @@ async def get_call(session: AsyncSession, principal: Principal, call_id: uuid.UU
     return call
 
 
+async def find_call(session: AsyncSession, call_id: uuid.UUID) -> Call | None:
+    """The tenant's call, for the domains above calls that act on it (recordings); no caller to narrow it to."""
+    return await repository.get_call(session, call_id)
+
+
+def attach_recording(call: Call, recording_id: uuid.UUID) -> None:
+    """The call's `recording_id`, set when the switch starts recording it, so the call and its `call.completed`
+    event name the recording the uploader will store."""
+    call.recording_id = recording_id
+
+
 async def count_today(
     session: AsyncSession, principal: Principal, *, campaign_id: uuid.UUID | None = None, clock: Clock
 ) -> CallsToday:

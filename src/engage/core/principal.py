@@ -49,6 +49,10 @@ class Permission(StrEnum):
     preview_dial = "preview:dial"
     # Admins alone: a webhook sends the tenant's events to an outside URL.
     webhooks_manage = "webhooks:manage"
+    # Every role lists and plays recordings; an agent only its own (the service narrows it).
+    recordings_read = "recordings:read"
+    # Admins alone delete recordings and set how long they are kept.
+    recordings_manage = "recordings:manage"
 
 
 # Agents dial by hand (preview, manual originate), so they may ask the compliance engine and read what it
@@ -65,6 +69,7 @@ _AGENT = frozenset(
         Permission.calls_read,
         Permission.calls_control,
         Permission.preview_dial,
+        Permission.recordings_read,
     }
 )
 _SUPERVISOR = _AGENT | {

@@ -16,6 +16,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +25,7 @@ from engage.calls.models import Call, CallOrigin, CallStatus
 from engage.core.clock import Clock
 from engage.core.db import tenant_transaction
 from engage.core.ids import new_id
+from engage.recordings import service as recordings_service
 from engage.telephony.events import (
     LegAnswered,
     LegBridged,
@@ -44,6 +46,8 @@ AGENT_RING_SECONDS = 5
 LOST_ON_TAKEOVER = "LOST_ON_TAKEOVER"
 ORIGINATE_FAILED = "ORIGINATE_FAILED"
 CANCELLED_BEFORE_DIAL = "ORIGINATOR_CANCEL"
+# How long after a recorded call's hang-up its file is uploaded when the switch's RECORD_STOP never came.
+RECORDING_STOP_GRACE_SECONDS = 30
 
 # The switch events that belong to a leg (the others are about the switch or a phone's registration).
 LegEvent = LegRinging | LegAnswered | LegBridged | LegHangup | RecordingStopped
@@ -95,6 +99,7 @@ class CallFlow:
         worker_id: str,
         loop_time: Callable[[], float],
         registered: Set[str],
+        recording_due: Callable[[], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.switch = switch
@@ -103,6 +108,7 @@ class CallFlow:
         self.worker_id = worker_id
         self.loop_time = loop_time
         self._registered = registered
+        self._recording_due = recording_due
         self._calls: dict[uuid.UUID, LiveCall] = {}
         self._legs: dict[str, LiveCall] = {}
 
@@ -187,7 +193,11 @@ class CallFlow:
             await (self._end(live, event.outcome, event.cause) if is_customer else self._agent_gone(live))
         elif isinstance(event, RecordingStopped) and is_customer:
             async with tenant_transaction(self.sessions, live.tenant_id) as session:
-                await service.set_recording(session, live.call_id, event.path)
+                due = await recordings_service.recording_stopped(
+                    session, live.call_id, path=event.path, now=self.clock.now()
+                )
+            if due and self._recording_due is not None:
+                self._recording_due()
 
     async def _customer_answered(self, live: LiveCall, event: LegAnswered) -> None:
         live.answered_at = self.loop_time()
@@ -257,6 +267,11 @@ class CallFlow:
         except (SwitchError, OSError) as exc:
             # A call without its recording is still a call: it goes on, and the failure is logged.
             log.warning("dialer.recording_failed", call_id=live.leg, error=str(exc))
+            return
+        # The recording exists from its start, so the call (and its call.completed event) names it; the uploader
+        # takes it once the switch has finished the file.
+        async with tenant_transaction(self.sessions, live.tenant_id) as session:
+            await recordings_service.recording_started(session, live.call_id, path=str(path), now=self.clock.now())
 
     async def _agent_gone(self, live: LiveCall) -> None:
         """The agent leg ended (or never started). Bridged: the call is over, so the callee is hung up too (a
@@ -280,8 +295,15 @@ class CallFlow:
         if live.agent_leg is not None:
             await self._hangup(live, live.agent_leg)
         self._forget(live)
+        now = self.clock.now()
         async with tenant_transaction(self.sessions, live.tenant_id) as session:
-            await service.end_call(session, live.call_id, outcome=outcome, cause=cause, now=self.clock.now())
+            await service.end_call(session, live.call_id, outcome=outcome, cause=cause, now=now)
+            if live.bridged:
+                # The switch closes a recording when its channel hangs up; should its stop event be lost, the file
+                # is uploaded after this grace all the same.
+                await recordings_service.call_ended(
+                    session, live.call_id, due_at=now + timedelta(seconds=RECORDING_STOP_GRACE_SECONDS)
+                )
 
     async def _hangup(self, live: LiveCall, leg: str | None, cause: str = "NORMAL_CLEARING") -> None:
         if leg is None:

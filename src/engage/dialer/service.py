@@ -348,12 +348,6 @@ async def mark_abandoned(session: AsyncSession, call_id: uuid.UUID, *, now: date
     return call
 
 
-async def set_recording(session: AsyncSession, call_id: uuid.UUID, path: str) -> None:
-    call = await repository.get_call(session, call_id)
-    if call is not None and path:
-        call.recording_path = path
-
-
 # -- the end of a call -------------------------------------------------------------------------------------------
 
 

@@ -60,6 +60,8 @@ class Worker:
     phones: Phones | None = None
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}")
     loop_time: Callable[[], float] = field(default_factory=lambda: asyncio.get_running_loop().time)
+    # Called when a recording becomes due for upload (the recording uploader's `wake`).
+    recording_due: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self._leases: dict[uuid.UUID, Lease] = {}
@@ -77,6 +79,7 @@ class Worker:
             worker_id=self.worker_id,
             loop_time=self.loop_time,
             registered=self._registered,
+            recording_due=self.recording_due,
         )
         self._held = HeldCampaigns(
             sessions=self.sessions,

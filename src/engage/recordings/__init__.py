@@ -1,0 +1,2 @@
+"""Call recordings: the pipeline from the switch's audio file to object storage, listing, signed playback,
+deletion and retention."""
