@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engage.agents.models import AgentState, SipRegistration
+from engage.agents.models import AgentState, AgentStateHistory, SipRegistration
 from engage.auth.models import RefreshToken
 from engage.calls.models import Call
 from engage.campaigns.models import Campaign, CampaignAgent, CampaignHourly, CampaignStats
@@ -23,6 +23,7 @@ metadata = Base.metadata
 
 __all__ = [
     "AgentState",
+    "AgentStateHistory",
     "AuditEntry",
     "Call",
     "Campaign",
