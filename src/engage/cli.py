@@ -384,7 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rounds", type=int, help="api: reference/endpoint pairs per endpoint, median kept (3)")
     bench.add_argument("--hours", type=float, default=6.0, help="pacing: simulated hours per run")
     bench.add_argument("--seeds", type=int, default=4, help="pacing: seeds per scenario")
-    bench.add_argument("--count", type=int, default=1000, help="recordings: recordings uploaded")
+    bench.add_argument(
+        "--count", type=int, help="recordings: recordings uploaded (1000); reports: calls exported (1000000)"
+    )
+    bench.add_argument("--pdf-rows", type=int, help="reports: calls exported as a PDF (100000)")
     bench.add_argument("--minutes", type=float, default=5.0, help="recordings: minutes of audio each (5: 4.8 MB)")
     bench.add_argument(
         "--big-count", type=int, default=3, help="recordings: long recordings uploaded after (memory check; 0: none)"

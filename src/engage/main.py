@@ -47,6 +47,7 @@ from engage.ops.api import router as ops_router
 from engage.recordings.api import router as recordings_router
 from engage.recordings.uploader import Uploader, UploaderConfig
 from engage.registry.api import router as registry_router
+from engage.reports.api import router as reports_router
 from engage.storage import open_store
 from engage.storage.api import router as storage_router
 from engage.telephony.connect import Telephony, drain, open_telephony
@@ -63,7 +64,7 @@ EMBEDDED_DATABASE = "engage"
 # The OpenAPI document's sections (operation tags), in the order /docs shows them.
 _SECTIONS = (
     "operations", "auth", "users", "cli_groups", "campaigns", "contacts", "agents", "calls", "dnc", "compliance",
-    "consents", "recordings", "webhooks",
+    "consents", "recordings", "reports", "webhooks",
 )  # fmt: skip
 
 
@@ -206,6 +207,7 @@ def create_app(
         consents_router,
         webhooks_router,
         recordings_router,
+        reports_router,
         dialer_router,
         diagnostics_router,
         forecast_router,

@@ -345,6 +345,22 @@ class TestBench:
         assert set(figures["event_lag_ms"]) == {"events", "p50", "p99"}
         assert set(figures["cpu_seconds"]) == {"client", "simulator"}
 
+    async def test_bench_reports_exports_a_large_csv_and_pdf_and_prints_their_figures(
+        self, cli_env: dict[str, str]
+    ) -> None:
+        result = await run_engage(
+            "bench", "reports", "--count", "10001", "--pdf-rows", "10001", env=cli_env, limit_seconds=240
+        )
+
+        assert result.returncode == 0, result.stderr
+        figures = result.json()
+        assert figures["benchmark"] == "reports"
+        assert [(e["format"], e["rows"]) for e in figures["exports"]] == [("csv", 10001), ("pdf", 10001)]
+        for export in figures["exports"]:
+            assert export["rows_per_second"] > 0
+            assert export["file_mb"] > 0
+            assert export["peak_rss_mib"] >= figures["rss_before_mib"]
+
 
 class TestEmbeddedDefault:
     async def test_a_one_shot_command_without_a_database_url_uses_the_embedded_server_and_stops_it_after(

@@ -64,7 +64,9 @@ SEMANTIC_REFUSALS: dict[int, frozenset[str] | None] = {
     401: frozenset({"invalid-credentials", "invalid-refresh-token"}),
     # Failed logins for one email are throttled (the fuzzer's logins all fail).
     429: frozenset({"login-throttled"}),
-    403: frozenset({"compliance-blocked", "originate-for-another-agent", "not-an-agent", "not-your-agent"}),
+    403: frozenset(
+        {"compliance-blocked", "originate-for-another-agent", "not-an-agent", "not-your-agent", "report-not-allowed"}
+    ),
     422: frozenset({"unknown-cli-group", "unknown-agents", "unknown-team", "unsafe-webhook-url"}),
 }
 # Field errors of a 400 that no JSON Schema can rule out: a number that fits the pattern but no numbering plan, a

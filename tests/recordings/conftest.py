@@ -9,44 +9,26 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
-from pydantic import SecretStr
 
 from engage.calls.models import Call, CallOrigin, CallStatus
-from engage.config import DatabaseSettings, JwtSettings, Settings
 from engage.core.clock import ManualClock
 from engage.core.db import tenant_transaction
 from engage.core.ids import new_id
 from engage.core.runtime import Runtime
-from engage.main import create_app
 from engage.recordings import service
 from engage.recordings.models import Recording
 from engage.recordings.uploader import Uploader, UploaderConfig
 from engage.storage.local import LocalStore
-from engage.storage.port import ObjectStore
 from engage.telephony.sim.recording import write_wav
 from engage.tenancy.models import Tenant
 from engage.users.models import User
 
-from ..conftest import ClientFor
-
-PUBLIC_URL = "http://engage.test"
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        public_url=PUBLIC_URL,
-        database=DatabaseSettings(url=database_url),
-        jwt=JwtSettings(secret=SecretStr(secrets.token_urlsafe(40))),
-    )
+from ..local_store_app import client, settings, store  # noqa: F401 - fixtures for this package
 
 
 @pytest.fixture
@@ -57,28 +39,18 @@ def recordings_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: ManualClock) -> LocalStore:
-    return LocalStore(tmp_path / "objects", public_url=PUBLIC_URL, signing_key=secrets.token_bytes(32), clock=clock)
-
-
-@pytest.fixture
 def uploader_config(recordings_dir: Path) -> UploaderConfig:
     return UploaderConfig(recordings_dir=recordings_dir, retry_base_seconds=10, missing_file_attempts=3)
 
 
 @pytest.fixture
-def uploader(runtime: Runtime, store: LocalStore, clock: ManualClock, uploader_config: UploaderConfig) -> Uploader:
+def uploader(
+    runtime: Runtime,
+    store: LocalStore,  # noqa: F811 - the fixture imported above
+    clock: ManualClock,
+    uploader_config: UploaderConfig,
+) -> Uploader:
     return Uploader(runtime.sessions, store, clock, uploader_config)
-
-
-@pytest.fixture
-async def client(
-    settings: Settings, runtime: Runtime, client_for: ClientFor, store: ObjectStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, runtime=runtime)
-    app.state.store = store
-    async with client_for(app) as client:
-        yield client
 
 
 @dataclass

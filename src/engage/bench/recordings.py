@@ -195,7 +195,7 @@ def _table(phases: list[_Phase], rss_before_mib: float, where: str) -> str:
 
 def bench_recordings(args: argparse.Namespace, settings: Settings) -> int:
     concurrency = args.concurrency or _CONCURRENCY
-    phases = [_Phase("recordings", args.count, args.minutes)]
+    phases = [_Phase("recordings", args.count if args.count is not None else 1000, args.minutes)]
     if args.big_count > 0:
         phases.append(_Phase("big", args.big_count, args.big_minutes))
     # httpx logs every request's URL at INFO, and a presigned URL is a bearer credential for its lifetime.

@@ -11,6 +11,7 @@ from engage.bench.contacts import bench_contacts
 from engage.bench.dialer import bench_dialer
 from engage.bench.pacing import bench_pacing
 from engage.bench.recordings import bench_recordings
+from engage.bench.reports import bench_reports
 from engage.bench.search import bench_search
 from engage.bench.switch import bench_switch
 from engage.bench.webhooks import bench_webhooks
@@ -23,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "dialer": bench_dialer,
     "pacing": bench_pacing,
     "recordings": bench_recordings,
+    "reports": bench_reports,
     "search": bench_search,
     "switch": bench_switch,
     "webhooks": bench_webhooks,

@@ -53,6 +53,8 @@ class Permission(StrEnum):
     recordings_read = "recordings:read"
     # Admins alone delete recordings and set how long they are kept.
     recordings_manage = "recordings:manage"
+    # Every role exports reports; an agent only its own calls and performance (the service narrows it).
+    reports_export = "reports:export"
 
 
 # Agents dial by hand (preview, manual originate), so they may ask the compliance engine and read what it
@@ -70,6 +72,7 @@ _AGENT = frozenset(
         Permission.calls_control,
         Permission.preview_dial,
         Permission.recordings_read,
+        Permission.reports_export,
     }
 )
 _SUPERVISOR = _AGENT | {

@@ -30,6 +30,7 @@ MEDIA_TYPES = {
     ".mp3": "audio/mpeg",
     ".pdf": "application/pdf",
     ".csv": "text/csv",
+    ".json": "application/json",
 }
 OPAQUE = "application/octet-stream"
 # The longest a URL may live: S3 refuses SigV4 presigned URLs valid for more than 7 days, and the local store

@@ -1,0 +1,1 @@
+"""Report exports: call detail, campaign summary, agent performance and disposition summary in JSON, CSV and PDF."""
