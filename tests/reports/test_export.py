@@ -173,6 +173,25 @@ async def test_csv_is_rfc_4180_with_local_times_and_arabic_intact(
     assert "Omar Khalil,2,2,6.7,230,100.0%,5.0,5.0,1.0,0.0," in agents.json()["data"]
 
 
+async def test_the_summaries_csv_carries_the_hand_computed_figures(
+    client: httpx.AsyncClient, headers: dict[str, str], floor: Floor
+) -> None:
+    campaigns = await export(client, headers, report_type="campaign_summary", format="csv")
+    dispositions = await export(client, headers, report_type="disposition_summary", format="csv")
+
+    campaign_rows = {row[1]: row[2:] for row in csv.reader(io.StringIO(campaigns.json()["data"]))}
+    assert campaign_rows["Campaign"][0] == "Dialled"
+    assert campaign_rows["Renewals"] == ["4", "2", "33.3%", "1", "1", "1", "90", "2.0"]
+    assert campaign_rows["حملة الصيف"] == ["3", "2", "0.0%", "2", "0", "0", "200", "3.0"]
+    disposition_rows = {(row[1], row[2]): row[3:] for row in csv.reader(io.StringIO(dispositions.json()["data"]))}
+    assert disposition_rows == {
+        ("Campaign", "Disposition"): ["Calls", "Share"],
+        ("Renewals", "sale"): ["1", "100.0%"],
+        ("حملة الصيف", "callback"): ["1", "50.0%"],
+        ("حملة الصيف", "sale"): ["1", "50.0%"],
+    }
+
+
 async def test_csv_can_start_with_a_bom_for_excel(
     client: httpx.AsyncClient, headers: dict[str, str], floor: Floor
 ) -> None:
@@ -186,11 +205,11 @@ async def test_csv_can_start_with_a_bom_for_excel(
 async def test_every_report_renders_as_a_pdf_with_its_title_and_cells(
     client: httpx.AsyncClient, headers: dict[str, str], floor: Floor
 ) -> None:
-    for report_type, title, cell in (
-        ("call_detail", "Call detail", "no_answer"),
-        ("campaign_summary", "Campaign summary", "Renewals"),
-        ("agent_performance", "Agent performance", "Omar Khalil"),
-        ("disposition_summary", "Disposition summary", "callback"),
+    for report_type, title, cells in (
+        ("call_detail", "Call detail", ["no_answer", "2026-06-10 12:02:10"]),
+        ("campaign_summary", "Campaign summary", ["Renewals", "33.3%", "2.0"]),
+        ("agent_performance", "Agent performance", ["Omar Khalil", "6.7", "230", "100.0%"]),
+        ("disposition_summary", "Disposition summary", ["callback", "50.0%", "100.0%"]),
     ):
         response = await export(client, headers, report_type=report_type, format="pdf")
         assert response.status_code == 200, response.text
@@ -198,7 +217,8 @@ async def test_every_report_renders_as_a_pdf_with_its_title_and_cells(
         assert document.startswith(b"%PDF")
         text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(document)).pages)
         assert title in text
-        assert cell in text
+        for cell in cells:
+            assert cell in text, (report_type, cell)
         assert "Asia/Dubai" in text, "the filters say the period's time zone"
 
 

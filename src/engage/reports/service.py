@@ -48,7 +48,7 @@ from .schemas import (
     ReportInline,
     ReportType,
 )
-from .tables import COLUMNS, TITLES, Column, Row, Value
+from .tables import COLUMNS, TITLES, Column, Kind, Row, Value
 from .writers import ThreadRows, is_numeric, json_object, text_cells, write_csv, write_json
 
 log = structlog.get_logger("engage.reports")
@@ -58,6 +58,17 @@ CONTENT_TYPES = {
     ReportFormat.json: "application/json",
     ReportFormat.csv: "text/csv",
     ReportFormat.pdf: "application/pdf",
+}
+# Column widths on a PDF page, relative: a local time ("2026-06-10 12:02:10") needs the most, a number the least.
+PDF_WIDTHS = {
+    Kind.text: 1.2,
+    Kind.id: 1.0,
+    Kind.integer: 0.7,
+    Kind.seconds: 0.7,
+    Kind.minutes: 0.7,
+    Kind.percent: 0.7,
+    Kind.rate: 0.7,
+    Kind.instant: 2.0,
 }
 # A chart of more bars than this is unreadable on a page: the first ones (by name) are drawn.
 CHART_BARS = 20
@@ -130,13 +141,22 @@ def _renderer(
             return write_csv(out, columns, rows, zone, bom=body.csv_bom)
         if body.format is ReportFormat.json:
             return write_json(out, columns, rows)
+        # A page is for people: ids (in CSV and JSON for machines) give their width to names and times.
+        shown = [i for i, column in enumerate(columns) if column.kind is not Kind.id]
         return write_pdf(
             out,
             title=TITLES[body.report_type],
             filters=filters,
             generated_at=generated_at,
-            columns=[PdfColumn(title=c.title, numeric=is_numeric(c)) for c in columns],
-            rows=(text_cells(columns, row, zone) for row in rows),
+            columns=[
+                PdfColumn(
+                    title=columns[i].title,
+                    numeric=is_numeric(columns[i]),
+                    width=columns[i].pdf_width or PDF_WIDTHS[columns[i].kind],
+                )
+                for i in shown
+            ],
+            rows=([cells[i] for i in shown] for cells in (text_cells(columns, row, zone) for row in rows)),
             chart=chart,
         )
 

@@ -37,6 +37,8 @@ class Column:
     key: str
     title: str
     kind: Kind
+    # Its share of a PDF page's width, where its kind's default does not fit what it holds.
+    pdf_width: float | None = None
 
 
 Value = str | int | float | Decimal | datetime | uuid.UUID | None
@@ -54,12 +56,12 @@ COLUMNS: dict[ReportType, tuple[Column, ...]] = {
         Column("campaign_name", "Campaign", _T),
         Column("agent_id", "Agent ID", _I),
         Column("agent_name", "Agent", _T),
-        Column("contact_phone", "Phone", _T),
-        Column("direction", "Direction", _T),
+        Column("contact_phone", "Phone", _T, pdf_width=1.6),
+        Column("direction", "Direction", _T, pdf_width=1.0),
         Column("status", "Status", _T),
         Column("disposition", "Disposition", _T),
-        Column("duration_seconds", "Duration (s)", _S),
-        Column("talk_time_seconds", "Talk Time (s)", _S),
+        Column("duration_seconds", "Duration (s)", _S, pdf_width=1.15),
+        Column("talk_time_seconds", "Talk Time (s)", _S, pdf_width=1.15),
         Column("started_at", "Started", _A),
         Column("answered_at", "Answered", _A),
         Column("ended_at", "Ended", _A),
