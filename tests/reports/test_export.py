@@ -12,6 +12,7 @@ import httpx
 from pypdf import PdfReader
 
 from engage.core.principal import Role
+from engage.reports.tables import COLUMNS, Kind
 from engage.tenancy.models import Tenant
 
 from ..factories import Factory
@@ -304,3 +305,22 @@ async def test_a_range_at_the_end_of_the_calendar_is_an_empty_report_not_an_erro
         )
         assert response.status_code == 200, response.text
         assert response.json()["rows"] == 0
+
+
+async def test_every_pdf_column_title_is_printed_whole(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    for report_type, columns in COLUMNS.items():
+        response = await client.post(
+            "/v1/reports/export",
+            headers=headers,
+            json={
+                "report_type": report_type,
+                "format": "pdf",
+                "from": "2020-01-01T00:00:00Z",
+                "to": "2020-01-02T00:00:00Z",
+            },
+        )
+        text = PdfReader(io.BytesIO(base64.b64decode(response.json()["data"]))).pages[0].extract_text()
+        for column in columns:
+            if column.kind is not Kind.id:
+                assert column.title in text, (report_type, column.title)
+        assert "…" not in text
