@@ -31,9 +31,9 @@ PUBLIC_EXTRA = {
     "compliance": frozenset({"engine", "deps"}),
     # The `Switch` port and its events; `esl`, `sim` and `connect` are the composition roots' to wire.
     "telephony": frozenset({"port", "events"}),
-    # The `ObjectStore` port and `StorageError`; the adapters, the factory and the file route are the
-    # composition roots' to wire.
-    "storage": frozenset({"port"}),
+    # The `ObjectStore` port and `StorageError`, and `deps` (the request's store, as compliance's `deps`); the
+    # adapters, the factory and the file route are the composition roots' to wire.
+    "storage": frozenset({"port", "deps"}),
 }
 # (importer, imported) pairs kept on purpose, with why; mirrored, with the same reasons, in pyproject.toml.
 MODELS_IGNORES: dict[str, list[str]] = {

@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from engage.core.deps import RuntimeDep, SessionDep, require
 from engage.core.openapi import problems
 from engage.core.pagination import Page, PageParams, page_params
 from engage.core.principal import Permission, Principal
 from engage.core.schemas import Instant
-from engage.storage.port import ObjectStore
+from engage.storage.deps import StoreDep
 
 from . import service
 from .repository import RecordingFilter
@@ -29,14 +29,6 @@ router = APIRouter(prefix="/v1", tags=["recordings"])
 RecordingsReader = Annotated[Principal, Depends(require(Permission.recordings_read))]
 RecordingsManager = Annotated[Principal, Depends(require(Permission.recordings_manage))]
 RecordingPage = Annotated[PageParams, Depends(page_params(default=50, maximum=200))]
-
-
-async def get_store(request: Request) -> ObjectStore:
-    store: ObjectStore = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[ObjectStore, Depends(get_store)]
 
 
 @router.get("/recordings", response_model=Page[RecordingRead], summary="List recordings")

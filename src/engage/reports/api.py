@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from engage.core.deps import RuntimeDep, SessionDep, require
 from engage.core.openapi import problems
 from engage.core.principal import Permission, Principal
-from engage.storage.port import ObjectStore
+from engage.storage.deps import StoreDep
 
 from . import service
 from .schemas import ReportDownload, ReportExport, ReportInline
@@ -19,11 +19,6 @@ from .schemas import ReportDownload, ReportExport, ReportInline
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 Exporter = Annotated[Principal, Depends(require(Permission.reports_export))]
-
-
-async def get_store(request: Request) -> ObjectStore:
-    store: ObjectStore = request.app.state.store
-    return store
 
 
 @router.post(
@@ -43,7 +38,7 @@ async def export_report(
     principal: Exporter,
     session: SessionDep,
     runtime: RuntimeDep,
-    store: Annotated[ObjectStore, Depends(get_store)],
+    store: StoreDep,
     body: ReportExport,
 ) -> ReportInline | ReportDownload:
     return await service.export(session, principal, body, store, clock=runtime.clock)
