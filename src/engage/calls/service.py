@@ -24,7 +24,7 @@ from engage.campaigns import service as campaigns
 from engage.core.clock import Clock
 from engage.core.errors import ValidationFailed
 from engage.core.pagination import PageParams, PageResult
-from engage.core.principal import Principal, Role
+from engage.core.principal import Principal
 from engage.core.sql import FactQuery, Reads
 from engage.tenancy import service as tenancy_service
 
@@ -57,11 +57,6 @@ async def _today(db: Reads, tenant_id: uuid.UUID, clock: Clock) -> LocalDay:
     return local_day(clock.now(), zone)
 
 
-def _own_agent(principal: Principal) -> uuid.UUID | None:
-    """The agent whose calls alone the caller may see: itself if it is an agent; None (everyone's) otherwise."""
-    return principal.user_id if principal.role is Role.agent else None
-
-
 _EMPTY: PageResult[str] = PageResult(rows=[], total=0, next_cursor=None, has_more=False)
 
 
@@ -82,7 +77,7 @@ async def list_calls(
         raise ValidationFailed(
             "from: must not be after to", extra={"errors": [{"field": "from", "message": "must not be after to"}]}
         )
-    own = _own_agent(principal)
+    own = principal.own_agent_id
     if own is not None:
         if agent_id is not None and agent_id != own:
             # A colleague's calls are not the agent's to see: an empty list, like any filter matching nothing.
@@ -106,7 +101,7 @@ async def list_calls(
 
 async def get_call(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Call:
     call = await repository.get_call(session, call_id)
-    own = _own_agent(principal)
+    own = principal.own_agent_id
     if call is None or (own is not None and call.agent_id != own):
         raise CallNotFound(f"No call {call_id} in your organisation.")
     return call
@@ -132,7 +127,7 @@ async def count_today(
         await campaigns.ensure_exists(session, campaign_id)
     day = await _today(session, principal.tenant_id, clock)
     figures = await repository.day_figures(
-        session, start=day.start, end=day.end, campaign_id=campaign_id, agent_id=_own_agent(principal)
+        session, start=day.start, end=day.end, campaign_id=campaign_id, agent_id=principal.own_agent_id
     )
     return CallsToday(
         date=day.date,

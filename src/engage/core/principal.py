@@ -105,3 +105,9 @@ class Principal:
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def own_agent_id(self) -> uuid.UUID | None:
+        """The agent whose rows alone the caller may read where an agent sees only its own (calls, recordings):
+        itself if it is an agent; None (everyone's in the tenant) otherwise."""
+        return self.user_id if self.role is Role.agent else None

@@ -22,7 +22,7 @@ from engage.calls import service as calls_service
 from engage.core.errors import ValidationFailed
 from engage.core.ids import new_id
 from engage.core.pagination import PageParams, PageResult
-from engage.core.principal import Principal, Role
+from engage.core.principal import Principal
 from engage.storage.port import ObjectStore, StorageError
 from engage.users import service as users_service
 
@@ -229,11 +229,6 @@ def _tombstone(recording: Recording, *, reason: DeletionReason, by: uuid.UUID | 
 # -- the API --------------------------------------------------------------------------------------------------------
 
 
-def _own_agent(principal: Principal) -> uuid.UUID | None:
-    """The agent whose recordings alone the caller may see: itself if it is an agent; None otherwise."""
-    return principal.user_id if principal.role is Role.agent else None
-
-
 _EMPTY: PageResult[Recording] = PageResult(rows=[], total=0, next_cursor=None, has_more=False)
 
 
@@ -244,7 +239,7 @@ async def list_recordings(
         raise ValidationFailed(
             "from: must not be after to", extra={"errors": [{"field": "from", "message": "must not be after to"}]}
         )
-    own = _own_agent(principal)
+    own = principal.own_agent_id
     if own is not None:
         if where.agent_id is not None and where.agent_id != own:
             return _EMPTY  # a colleague's recordings: none of the agent's, like any filter matching nothing
@@ -262,7 +257,7 @@ async def _visible(
     session: AsyncSession, principal: Principal, recording_id: uuid.UUID, *, for_update: bool = False
 ) -> Recording:
     recording = await repository.get(session, recording_id, for_update=for_update)
-    own = _own_agent(principal)
+    own = principal.own_agent_id
     if recording is None or (own is not None and recording.agent_id != own):
         raise RecordingNotFound(f"No recording {recording_id} in your organisation.")
     return recording
