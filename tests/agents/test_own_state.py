@@ -145,3 +145,50 @@ class TestSetOwnState:
         response = await client.post("/v1/agents/me/state", json=SEED_REQUEST)
 
         assert_problem(response, 401, "unauthorized")
+
+
+class TestReadOwnState:
+    """GET /v1/agents/me/state: what the agent's desk shows on load."""
+
+    async def test_an_agent_that_never_chose_is_offline_since_its_account_was_made(
+        self, client: httpx.AsyncClient, factory: Factory, agent: User
+    ) -> None:
+        response = await client.get("/v1/agents/me/state", headers=factory.headers(agent))
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {
+            "agent_id": str(agent.id),
+            "state": "offline",
+            "state_since": agent.created_at.isoformat().replace("+00:00", "Z"),
+            "reason": None,
+        }
+
+    async def test_it_reads_back_what_the_agent_set(
+        self, client: httpx.AsyncClient, factory: Factory, agent: User
+    ) -> None:
+        changed = await client.post("/v1/agents/me/state", headers=factory.headers(agent), json=SEED_REQUEST)
+
+        response = await client.get("/v1/agents/me/state", headers=factory.headers(agent))
+
+        assert response.json() == changed.json()
+
+    async def test_each_agent_reads_its_own_state_only(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, agent: User
+    ) -> None:
+        colleague = await factory.user(tenant, Role.agent)
+        stranger = await factory.user(await factory.tenant(name="Other"), Role.agent)
+        await client.post("/v1/agents/me/state", headers=factory.headers(agent), json=SEED_REQUEST)
+
+        for other in (colleague, stranger):
+            body = (await client.get("/v1/agents/me/state", headers=factory.headers(other))).json()
+            assert (body["agent_id"], body["state"]) == (str(other.id), "offline")
+
+    @pytest.mark.parametrize("role", [Role.supervisor, Role.admin])
+    async def test_only_agents_have_a_state(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, role: Role
+    ) -> None:
+        user = await factory.user(tenant, role)
+
+        response = await client.get("/v1/agents/me/state", headers=factory.headers(user))
+
+        assert_problem(response, 403, "not-an-agent")

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from engage.core.deps import RuntimeDep, SessionDep, require
+from engage.core.openapi import problems
 from engage.core.principal import Permission, Principal
 
 from . import service
@@ -33,6 +34,16 @@ async def sip_registered(_: AgentsReader, session: SessionDep) -> SipRegistratio
         total_registered=len(result.registered),
         total_agents=result.total_agents,
     )
+
+
+@router.get(
+    "/agents/me/state",
+    response_model=AgentStateRead,
+    summary="Your own status",
+    responses=problems(403, descriptions={403: "You are not an agent (`not-an-agent`)"}),
+)
+async def get_own_state(principal: OwnStateChanger, session: SessionDep) -> AgentStateRead:
+    return AgentStateRead.model_validate(await service.own_state(session, principal))
 
 
 # Declared before /agents/{agent_id}/state, which would otherwise take "me" for a (malformed) id.

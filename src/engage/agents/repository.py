@@ -47,6 +47,10 @@ async def find_agent(session: AsyncSession, agent_id: uuid.UUID) -> User | None:
     )
 
 
+async def read_state(session: AsyncSession, agent_id: uuid.UUID) -> AgentState | None:
+    return await session.scalar(select(AgentState).where(AgentState.agent_id == agent_id))
+
+
 async def lock_state(session: AsyncSession, agent: User) -> AgentState:
     """The agent's state row, locked until the transaction ends; created as `offline` since the user's
     `created_at` (what "no row" already meant) if the agent never had one.

@@ -66,16 +66,31 @@ class SipRegistered:
     total_agents: int
 
 
-async def set_own_state(
-    session: AsyncSession, principal: Principal, data: AgentStateChange, *, clock: Clock
-) -> Availability:
-    """POST /v1/agents/me/state: only an agent has an availability of its own."""
+async def own_state(session: AsyncSession, principal: Principal) -> Availability:
+    """GET /v1/agents/me/state: the agent's availability; `offline` since the account was made if it never set one
+    (what no row means, as `repository.lock_state` writes it)."""
+    agent = await _own_agent(principal, session)
+    row = await repository.read_state(session, agent.id)
+    if row is None:
+        return _availability(agent.id, AgentStatus.offline.value, agent.created_at, None)
+    return _availability(agent.id, row.state, row.state_since, row.reason)
+
+
+async def _own_agent(principal: Principal, session: AsyncSession) -> User:
     if principal.role is not Role.agent:
         raise NotAnAgent(f"Only agents have an availability state; your role is {principal.role}.")
     agent = await repository.find_agent(session, principal.user_id)
     if agent is None:
         # Role agent in a still-valid token, but the account was deactivated (or demoted) since.
         raise NotAnAgent("Your account is no longer an active agent.")
+    return agent
+
+
+async def set_own_state(
+    session: AsyncSession, principal: Principal, data: AgentStateChange, *, clock: Clock
+) -> Availability:
+    """POST /v1/agents/me/state: only an agent has an availability of its own."""
+    agent = await _own_agent(principal, session)
     return await _change(session, principal, agent, data, clock=clock)
 
 

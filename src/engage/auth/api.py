@@ -1,4 +1,4 @@
-"""Routes: POST /v1/auth/login, /v1/auth/refresh (the seed's bodies) and /v1/auth/logout."""
+"""Routes: POST /v1/auth/login, /v1/auth/refresh (the seed's bodies), /v1/auth/logout and GET /v1/auth/me."""
 
 from __future__ import annotations
 
@@ -6,9 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from engage.core.deps import PrincipalDep, SessionDep
 from engage.core.errors import problem_type
 
-from .schemas import LoginRequest, LoginResponse, LogoutRequest, RefreshRequest, RefreshResponse, SessionUser
+from . import service
+from .schemas import (
+    LoginRequest,
+    LoginResponse,
+    LogoutRequest,
+    RefreshRequest,
+    RefreshResponse,
+    SessionRead,
+    SessionTenant,
+    SessionUser,
+)
 from .service import Authenticator
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -73,3 +84,15 @@ async def refresh(body: RefreshRequest, auth: AuthDep) -> RefreshResponse:
 async def logout(body: LogoutRequest, auth: AuthDep) -> Response:
     await auth.logout(body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=SessionRead, summary="The signed-in user and the organisation's place")
+async def me(principal: PrincipalDep, session: SessionDep) -> SessionRead:
+    found = await service.whoami(session, principal)
+    user = found.user
+    return SessionRead(
+        user=SessionUser(
+            id=user.id, email=user.email, full_name=user.full_name, role=user.role, tenant_id=user.tenant_id
+        ),
+        tenant=SessionTenant(id=principal.tenant_id, country=found.country, timezone=found.timezone),
+    )

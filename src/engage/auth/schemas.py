@@ -35,6 +35,20 @@ class LoginResponse(BaseModel):
     user: SessionUser
 
 
+class SessionTenant(BaseModel):
+    id: uuid.UUID
+    country: str = Field(description="ISO 3166-1 alpha-2: where a number typed in local format is read")
+    timezone: str = Field(description="IANA zone: where the organisation's day starts", examples=["Asia/Dubai"])
+
+
+class SessionRead(BaseModel):
+    """GET /v1/auth/me: who the token names and the organisation's place, so a console can greet the user, pick
+    its views by role and show times in the organisation's zone."""
+
+    user: SessionUser
+    tenant: SessionTenant
+
+
 class RefreshRequest(StrictModel):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
 

@@ -29,8 +29,10 @@ from engage.core.clock import Clock
 from engage.core.db import tenant_transaction, unscoped_transaction
 from engage.core.ids import new_id
 from engage.core.metrics import RATE_LIMITED
+from engage.core.principal import Principal
 from engage.core.ratelimit import Counter
 from engage.core.security import TokenCodec, hash_refresh_token, new_refresh_token, verify_password
+from engage.tenancy import service as tenancy
 from engage.users import service as users
 from engage.users.models import User
 
@@ -183,3 +185,20 @@ class Authenticator:
             ),
         )
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class Whoami:
+    user: User
+    country: str
+    timezone: str
+
+
+async def whoami(session: AsyncSession, principal: Principal) -> Whoami:
+    """The signed-in user (the principal dependency already refused a deactivated one) and the tenant's place."""
+    user = await users.get_user(session, principal.user_id)
+    return Whoami(
+        user,
+        await tenancy.country(session, principal.tenant_id),
+        await tenancy.timezone(session, principal.tenant_id),
+    )

@@ -26,6 +26,7 @@ from .schemas import (
     CallAccepted,
     CallControlRead,
     ComplianceAllowed,
+    CurrentCallRead,
     DispositionRequest,
     HangupAccepted,
     OriginateRequest,
@@ -128,6 +129,22 @@ async def disposition(
 ) -> CallControlRead:
     call = await control.dispose(session, principal, call_id, body, clock=runtime.clock)
     return CallControlRead.model_validate(call)
+
+
+@router.get(
+    "/agents/me/call",
+    tags=["agents"],
+    response_model=CurrentCallRead,
+    summary="The call on your desk: live, or ended and waiting for your disposition",
+    responses=problems(403, descriptions={403: "You are not an agent (`not-an-agent`)"}),
+)
+async def get_current_call(principal: CallController, session: SessionDep, runtime: RuntimeDep) -> CurrentCallRead:
+    desk = await control.current_call(session, principal, clock=runtime.clock)
+    return CurrentCallRead(
+        call=CallControlRead.model_validate(desk.call) if desk.call else None,
+        contact=PreviewContact.model_validate(desk.contact) if desk.contact else None,
+        campaign=PreviewCampaign.model_validate(desk.campaign) if desk.campaign else None,
+    )
 
 
 @router.get(

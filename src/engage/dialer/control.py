@@ -113,6 +113,15 @@ class Preview:
     reserved_until: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class CurrentCall:
+    """The call on the agent's desk with its contact and campaign; all None when there is none."""
+
+    call: Call | None
+    contact: Contact | None
+    campaign: Campaign | None
+
+
 # -- originate ------------------------------------------------------------------------------------------------------
 
 
@@ -356,6 +365,25 @@ def _check_disposition(body: DispositionRequest, now: datetime) -> None:
     if message is not None:
         field, text = message
         raise ValidationFailed(f"{field}: {text}", extra={"errors": [{"field": field, "message": text}]})
+
+
+# -- the agent's desk -----------------------------------------------------------------------------------------------
+
+# A call that ended undispositioned stays on the desk this long: the wrap-up, with room for a slow agent; after it
+# the disposition is still accepted (POST /v1/calls/{id}/disposition) but the desk no longer offers it.
+DESK_KEEPS_ENDED = timedelta(hours=1)
+
+
+async def current_call(session: AsyncSession, principal: Principal, *, clock: Clock) -> CurrentCall:
+    """GET /v1/agents/me/call: the agent's live call, else its latest ended call still waiting for a disposition,
+    with the contact (names, custom fields) the agent talks to."""
+    agent = await _calling_agent(session, principal)
+    call = await repository.agent_latest_call(session, agent.agent_id, ended_since=clock.now() - DESK_KEEPS_ENDED)
+    if call is None:
+        return CurrentCall(None, None, None)
+    contact = await repository.get_contact(session, call.contact_id) if call.contact_id else None
+    campaign = await repository.get_campaign(session, call.campaign_id) if call.campaign_id else None
+    return CurrentCall(call, contact, campaign)
 
 
 # -- preview dialling -----------------------------------------------------------------------------------------------

@@ -356,6 +356,10 @@ async def contact_for_update(session: AsyncSession, contact_id: uuid.UUID) -> Co
     return (await session.scalars(query)).one_or_none()
 
 
+async def get_contact(session: AsyncSession, contact_id: uuid.UUID) -> Contact | None:
+    return await session.get(Contact, contact_id)
+
+
 async def has_work_left(session: AsyncSession, campaign: Campaign) -> bool:
     """Whether any contact may still be dialled, now or later (a retry, a callback, a calling-hours wait), or
     is being dialled."""
@@ -387,6 +391,20 @@ async def get_call(session: AsyncSession, call_id: uuid.UUID, *, lock: bool = Fa
         return await session.get(Call, call_id)
     query = select(Call).where(Call.id == call_id).with_for_update().execution_options(populate_existing=True)
     return (await session.scalars(query)).one_or_none()
+
+
+async def agent_latest_call(session: AsyncSession, agent_id: uuid.UUID, *, ended_since: datetime) -> Call | None:
+    """The agent's latest call that is still live, or that ended after `ended_since` without a disposition."""
+    query = (
+        select(Call)
+        .where(
+            Call.agent_id == agent_id,
+            or_(Call.ended_at.is_(None), and_(Call.ended_at > ended_since, Call.dispositioned_at.is_(None))),
+        )
+        .order_by(Call.started_at.desc())
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
 
 
 async def live_calls(session: AsyncSession, campaign_id: uuid.UUID) -> list[Call]:

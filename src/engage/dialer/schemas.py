@@ -113,6 +113,15 @@ class PreviewRead(BaseModel):
     reserved_until: datetime | None
 
 
+class CurrentCallRead(BaseModel):
+    """GET /v1/agents/me/call: the call on the agent's desk (live, or ended and waiting for its disposition), the
+    contact it is with and its campaign. With none, every member is null (a 200: "nothing now")."""
+
+    call: CallControlRead | None
+    contact: PreviewContact | None
+    campaign: PreviewCampaign | None
+
+
 class PreviewChoice(StrictModel):
     contact_id: uuid.UUID
 
