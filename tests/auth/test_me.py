@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from engage.core.clock import ManualClock, isoformat_z
 from engage.core.principal import Role
 from engage.tenancy.models import Tenant
 
@@ -15,7 +16,7 @@ from ..problems import assert_problem
 
 @pytest.mark.parametrize("role", list(Role))
 async def test_me_names_the_tokens_user_and_the_tenants_place(
-    client: httpx.AsyncClient, factory: Factory, tenant: Tenant, role: Role
+    client: httpx.AsyncClient, factory: Factory, tenant: Tenant, role: Role, clock: ManualClock
 ) -> None:
     user = await factory.user(tenant, role=role, full_name="ليلى أحمد")
 
@@ -31,6 +32,7 @@ async def test_me_names_the_tokens_user_and_the_tenants_place(
             "tenant_id": str(tenant.id),
         },
         "tenant": {"id": str(tenant.id), "country": tenant.country, "timezone": tenant.timezone},
+        "now": isoformat_z(clock.now()),
     }
 
 

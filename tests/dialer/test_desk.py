@@ -10,9 +10,11 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from engage.calls.models import Call
 from engage.campaigns.schemas import DialingMode
 from engage.core.clock import ManualClock
 from engage.core.db import tenant_transaction
+from engage.core.ids import new_id
 from engage.core.principal import Role
 from engage.core.runtime import Runtime
 from engage.dialer import service as dialer_service
@@ -112,6 +114,43 @@ async def test_an_ended_call_stays_until_it_is_dispositioned(desk: Desk) -> None
     assert (waiting["call"]["id"], waiting["call"]["status"]) == (call_id, "completed")
     assert dispositioned.status_code == 200, dispositioned.text
     assert after == NOTHING
+
+
+async def test_a_live_call_comes_before_a_later_call_that_ended(desk: Desk) -> None:
+    agent = await desk.agent()
+    _, live_id = await dial_a_contact(desk, agent)
+    later = desk.runtime.clock.now() + timedelta(seconds=1)
+    ended = Call(
+        id=new_id(),
+        tenant_id=desk.tenant.id,
+        agent_id=agent.id,
+        contact_phone=random_ae_mobile(),
+        direction="outbound",
+        origin="manual",
+        status="completed",
+        abandoned=False,
+        started_at=later,
+        bridged_at=later,
+        ended_at=later,
+    )
+    async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+        session.add(ended)
+
+    body = await on_desk(desk, agent)
+
+    assert isinstance(body["call"], dict)
+    assert body["call"]["id"] == live_id
+
+
+async def test_a_call_that_never_reached_the_agent_waits_for_no_disposition(desk: Desk) -> None:
+    agent = await desk.agent()
+    _, call_id = await dial_a_contact(desk, agent)
+    async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+        await dialer_service.end_call(
+            session, uuid.UUID(call_id), outcome=LegOutcome.no_answer, cause="NO_ANSWER", now=desk.runtime.clock.now()
+        )
+
+    assert await on_desk(desk, agent) == NOTHING
 
 
 async def test_an_undispositioned_call_leaves_the_desk_after_an_hour(desk: Desk, clock: ManualClock) -> None:

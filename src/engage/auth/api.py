@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from engage.core.deps import PrincipalDep, SessionDep
+from engage.core.deps import PrincipalDep, RuntimeDep, SessionDep
 from engage.core.errors import problem_type
 
 from . import service
@@ -87,7 +87,7 @@ async def logout(body: LogoutRequest, auth: AuthDep) -> Response:
 
 
 @router.get("/me", response_model=SessionRead, summary="The signed-in user and the organisation's place")
-async def me(principal: PrincipalDep, session: SessionDep) -> SessionRead:
+async def me(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> SessionRead:
     found = await service.whoami(session, principal)
     user = found.user
     return SessionRead(
@@ -95,4 +95,5 @@ async def me(principal: PrincipalDep, session: SessionDep) -> SessionRead:
             id=user.id, email=user.email, full_name=user.full_name, role=user.role, tenant_id=user.tenant_id
         ),
         tenant=SessionTenant(id=principal.tenant_id, country=found.country, timezone=found.timezone),
+        now=runtime.clock.now(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -47,6 +48,9 @@ class SessionRead(BaseModel):
 
     user: SessionUser
     tenant: SessionTenant
+    # A browser's clock may be minutes off (or the server's shifted, under the simulator's clock): a console
+    # measures "time in state" and "today" from this instant, not from its own clock.
+    now: datetime = Field(description="The server's clock when it answered")
 
 
 class RefreshRequest(StrictModel):

@@ -375,8 +375,9 @@ DESK_KEEPS_ENDED = timedelta(hours=1)
 
 
 async def current_call(session: AsyncSession, principal: Principal, *, clock: Clock) -> CurrentCall:
-    """GET /v1/agents/me/call: the agent's live call, else its latest ended call still waiting for a disposition,
-    with the contact (names, custom fields) the agent talks to."""
+    """GET /v1/agents/me/call: the agent's live call, else its latest call that reached it and ended without a
+    disposition (a call that never reached the agent has nothing to disposition), with the contact (names, custom
+    fields) the agent talks to."""
     agent = await _calling_agent(session, principal)
     call = await repository.agent_latest_call(session, agent.agent_id, ended_since=clock.now() - DESK_KEEPS_ENDED)
     if call is None:

@@ -394,14 +394,13 @@ async def get_call(session: AsyncSession, call_id: uuid.UUID, *, lock: bool = Fa
 
 
 async def agent_latest_call(session: AsyncSession, agent_id: uuid.UUID, *, ended_since: datetime) -> Call | None:
-    """The agent's latest call that is still live, or that ended after `ended_since` without a disposition."""
+    """The agent's latest live call; else its latest call that reached it (bridged) and ended after `ended_since`
+    without a disposition."""
+    waiting = and_(Call.bridged_at.is_not(None), Call.ended_at > ended_since, Call.dispositioned_at.is_(None))
     query = (
         select(Call)
-        .where(
-            Call.agent_id == agent_id,
-            or_(Call.ended_at.is_(None), and_(Call.ended_at > ended_since, Call.dispositioned_at.is_(None))),
-        )
-        .order_by(Call.started_at.desc())
+        .where(Call.agent_id == agent_id, or_(Call.ended_at.is_(None), waiting))
+        .order_by(Call.ended_at.is_(None).desc(), Call.started_at.desc())
         .limit(1)
     )
     return (await session.scalars(query)).first()
