@@ -63,6 +63,8 @@ TITLES = {
     "file-url-invalid": "File URL invalid",
     "file-url-expired": "File URL expired",
     "file-not-found": "File not found",
+    "invalid-last-event-id": "Invalid Last-Event-ID",
+    "event-stream-unavailable": "Event stream unavailable",
 }
 
 # The seed's 401 body for a failed login, word for word ("Authentication", POST /v1/auth/login).

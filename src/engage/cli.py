@@ -83,7 +83,8 @@ def _serve(settings: Settings, *, demo: bool, with_switch: bool) -> int:
                 await seed_floor(runtime.sessions, runtime.clock, seeded.tenant_id)
             _print_demo(seeded, settings)
 
-    app = create_app(settings, on_ready=on_ready, with_switch=with_switch)
+    # `exiting`: open event streams are ended once a shutdown starts, or uvicorn would wait for them forever.
+    app = create_app(settings, on_ready=on_ready, with_switch=with_switch, exiting=lambda: server.should_exit)
     server = uvicorn.Server(
         uvicorn.Config(app, host=settings.api.host, port=settings.api.port, log_config=None, access_log=False)
     )
@@ -128,7 +129,13 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
 def _override_api(settings: Settings, args: argparse.Namespace) -> Settings:
     api = settings.api.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
-    return settings.model_copy(update={"api": api})
+    update: dict[str, Any] = {"api": api}
+    if "public_url" not in settings.model_fields_set:
+        # Unset, the public URL is where this process listens (signed recording and report links point there), so
+        # `engage serve --port 8765` plays its recordings; a wildcard address is reached at loopback.
+        host = "127.0.0.1" if api.host in ("0.0.0.0", "::", "") else api.host  # noqa: S104 - compared, not bound
+        update["public_url"] = f"http://{f'[{host}]' if ':' in host else host}:{api.port}"
+    return settings.model_copy(update=update)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

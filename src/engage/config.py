@@ -117,6 +117,19 @@ class WebhookSettings(BaseModel):
     allow_private_targets: bool = False
 
 
+class EventsSettings(BaseModel):
+    # GET /v1/events/stream. A comment line this often on an idle stream keeps proxies (nginx's default read
+    # timeout is 60 s) and load balancers from closing it.
+    heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    # A stream token (`?token=`, for EventSource, which cannot send headers) opens a stream only this long after
+    # it was minted: long enough to hand it to the browser, short enough that a leaked URL is soon worthless.
+    stream_token_seconds: int = Field(default=60, ge=5, le=3600)
+    # Events waiting for one slow client; past this many its stream is closed (it resumes with Last-Event-ID).
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000)
+    # The hub reads the outbox this often even without a notification (a lost LISTEN connection never stalls it).
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+
 class ComplianceSettings(BaseModel):
     # The time one decision (or one dialer batch) may take; past it the answer is "no" (default deny).
     budget_ms: int = Field(default=250, ge=10, le=10_000)
@@ -245,6 +258,7 @@ class Settings(BaseSettings):
     esl: EslSettings = EslSettings()
     sim: SimSettings = SimSettings()
     webhook: WebhookSettings = WebhookSettings()
+    events: EventsSettings = EventsSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     dialer: DialerSettings = DialerSettings()
     metrics: MetricsSettings = MetricsSettings()

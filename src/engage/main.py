@@ -42,6 +42,9 @@ from engage.dialer.diagnostics_api import router as diagnostics_router
 from engage.dialer.forecast_api import router as forecast_router
 from engage.dialer.worker import Worker, WorkerConfig
 from engage.dnc.api import router as dnc_router
+from engage.events.api import router as events_router
+from engage.events.hub import EventHub
+from engage.events.tokens import StreamTokens
 from engage.migrate import migrate
 from engage.ops.api import router as ops_router
 from engage.recordings.api import router as recordings_router
@@ -64,7 +67,7 @@ EMBEDDED_DATABASE = "engage"
 # The OpenAPI document's sections (operation tags), in the order /docs shows them.
 _SECTIONS = (
     "operations", "auth", "users", "cli_groups", "campaigns", "contacts", "agents", "calls", "dnc", "compliance",
-    "consents", "recordings", "reports", "webhooks",
+    "consents", "recordings", "reports", "webhooks", "events",
 )  # fmt: skip
 
 
@@ -148,20 +151,25 @@ def create_app(
     runtime: Runtime | None = None,
     on_ready: Callable[[Runtime], Awaitable[None]] | None = None,
     with_switch: bool = False,
+    exiting: Callable[[], bool] | None = None,
 ) -> FastAPI:
     """The API. With `runtime` given (tests, benchmarks) it is used as is; otherwise the lifespan starts one
     from `settings` and calls `on_ready` (the demo seeding) before serving. `with_switch` (`engage serve`, not
     `engage api`): the lifespan also opens the switch (the simulator in-process when `telephony=sim`) and runs
-    the webhook dispatcher."""
+    the webhook dispatcher. Either way the lifespan runs the live events' hub; `exiting` (the server's "shutting
+    down" flag) lets it end open event streams, which would otherwise hold the server's graceful shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
-            yield
+            async with app.state.event_hub:
+                yield
             return
         async with start_runtime(settings) as started, AsyncExitStack() as stack:
             _bind(app, started)
+            _bind_events(app, started, exiting)
             stack.push_async_callback(app.state.store.close)
+            await stack.enter_async_context(app.state.event_hub)
             if with_switch:
                 telephony = await stack.enter_async_context(open_telephony(settings, started.clock))
                 app.state.switch = telephony.switch
@@ -208,6 +216,7 @@ def create_app(
         webhooks_router,
         recordings_router,
         reports_router,
+        events_router,
         dialer_router,
         diagnostics_router,
         forecast_router,
@@ -216,6 +225,7 @@ def create_app(
         app.include_router(router)
     if runtime is not None:
         _bind(app, runtime)
+        _bind_events(app, runtime, exiting)
     return app
 
 
@@ -302,6 +312,23 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 def compliance_engine(settings: Settings, clock: Clock) -> Engine:
     """The one compliance engine of a process role (the API's, the dialer worker's): the rule book is parsed once."""
     return Engine(clock=clock, budget_seconds=settings.compliance.budget_ms / 1000)
+
+
+def _bind_events(app: FastAPI, runtime: Runtime, exiting: Callable[[], bool] | None) -> None:
+    """The live events' hub (started and stopped by the lifespan, in `engage serve` and `engage api` alike, never
+    in `engage worker`) and the stream-token codec."""
+    events = runtime.settings.events
+    # The hub's LISTEN connection is its own, on the app's database and role (`events.repository.listen`).
+    listen_dsn = runtime.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    app.state.event_hub = EventHub(
+        runtime.sessions, listen_dsn, queue_size=events.queue_size, poll_seconds=events.poll_seconds, exiting=exiting
+    )
+    secret = runtime.settings.jwt.secret
+    if secret is None:
+        raise RuntimeError("the runtime's settings carry no JWT secret (start_runtime requires one)")
+    app.state.stream_tokens = StreamTokens(
+        secret.get_secret_value(), runtime.settings.jwt.algorithm, events.stream_token_seconds
+    )
 
 
 def _bind(app: FastAPI, runtime: Runtime) -> None:

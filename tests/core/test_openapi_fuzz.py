@@ -228,9 +228,24 @@ def _document() -> dict[str, Any]:
     return create_app(Settings(jwt=JwtSettings(secret=SecretStr(secrets.token_urlsafe(40))))).openapi()
 
 
+# GET /v1/events/stream answers with a Server-Sent Events stream that does not end by itself, so a fuzzer's call to it
+# would never return: it is left out of the fuzzed document (the served one still has it), and tests/events covers
+# it (authentication, filters, resuming, the problems it answers).
+UNFUZZED = {"/v1/events/stream": "get"}
+
+
+def _fuzzed(document: dict[str, Any]) -> dict[str, Any]:
+    paths = {
+        path: {method: operation for method, operation in item.items() if UNFUZZED.get(path) != method}
+        for path, item in document["paths"].items()
+    }
+    return {**document, "paths": {path: item for path, item in paths.items() if item}}
+
+
 DOCUMENT = _document()
+FUZZED = _fuzzed(DOCUMENT)
 SCHEMA = schemathesis.openapi.from_dict(
-    DOCUMENT, config=schemathesis.Config.from_dict({"generation": {"max-examples": MAX_EXAMPLES}})
+    FUZZED, config=schemathesis.Config.from_dict({"generation": {"max-examples": MAX_EXAMPLES}})
 )
 OPERATIONS = {operation.label: operation for operation in (result.ok() for result in SCHEMA.get_all_operations())}
 HYPOTHESIS = hypothesis.settings(
@@ -301,7 +316,7 @@ def test_linked_operations_in_sequence_keep_the_document(
     base_url, _ = served
     headers = {"Authorization": f"Bearer {fuzz_tokens[role]}"}
     checks = CHECKS + role_checks(role, PERMISSIONS)
-    schema = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis.Config.from_dict({"base-url": base_url}))
+    schema = schemathesis.openapi.from_dict(FUZZED, config=schemathesis.Config.from_dict({"base-url": base_url}))
 
     class Scenario(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:

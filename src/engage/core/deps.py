@@ -23,7 +23,7 @@ from .metrics import RATE_LIMITED
 from .principal import Permission, Principal, Role
 from .ratelimit import check_rate
 from .runtime import Runtime
-from .security import InvalidToken
+from .security import AccessClaims, InvalidToken
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/auth/login")
 
@@ -39,23 +39,36 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def current_principal(
-    request: Request,
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+# The bearer credentials of a request, if any: for a route that admits its caller itself (`declare_permission`).
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def current_principal(request: Request, runtime: RuntimeDep, credentials: BearerCredentials) -> Principal:
     return await _admit(request, runtime, credentials)
 
 
 async def _admit(request: Request, runtime: Runtime, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The caller of a tenant-scoped route: a valid token whose user still stands, within the tenant's rate
     limit; else the 401 or 429 problem."""
+    return await admit_claims(request, runtime, bearer_claims(runtime, credentials))
+
+
+def bearer_claims(runtime: Runtime, credentials: HTTPAuthorizationCredentials | None) -> AccessClaims:
+    """The claims of the request's access token, valid and unexpired by the runtime's clock; else the 401."""
     if credentials is None:
         raise Unauthorized("Send an access token: Authorization: Bearer <token>.", headers=_CHALLENGE)
     try:
-        claims = runtime.tokens.verify(credentials.credentials, now=runtime.clock.now())
+        return runtime.tokens.verify(credentials.credentials, now=runtime.clock.now())
+    except InvalidToken as exc:
+        raise Unauthorized("The access token is invalid or has expired.", headers=_CHALLENGE) from exc
+
+
+async def admit_claims(request: Request, runtime: Runtime, claims: AccessClaims) -> Principal:
+    """The principal of verified claims (an access token's, or a credential standing for one), if its user still
+    stands as they say, within the tenant's rate limit; else the 401 or 429 problem."""
+    try:
         role = Role(claims.role)
-    except (InvalidToken, ValueError) as exc:
+    except ValueError as exc:
         raise Unauthorized("The access token is invalid or has expired.", headers=_CHALLENGE) from exc
     if not await runtime.access(claims):
         raise Unauthorized(
@@ -90,6 +103,13 @@ def permission_of(call: Callable[..., Any]) -> Permission | None:
 def admits(call: Callable[..., Any]) -> bool:
     """Whether this dependency checks the bearer token (and so may answer 401 and 429)."""
     return call is current_principal or call in _PERMISSIONS
+
+
+def declare_permission(dependency: Callable[..., Any], permission: Permission) -> None:
+    """Declare a dependency that admits its caller itself (through `admit_claims`) and checks `permission`, as
+    `require` does: a route with a credential of its own (the event stream's query token). The document then
+    states its 401, 403 and 429, and the route counts as permission-checked."""
+    _PERMISSIONS[dependency] = permission
 
 
 def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:

@@ -22,6 +22,14 @@ _PHONE_KEYS = re.compile(r"(phone|destination|caller_id|msisdn|number)", re.IGNO
 _EMAIL_KEYS = re.compile(r"email", re.IGNORECASE)
 # An int under five digits under a phone-ish key is a count or an attempt number, not something to dial.
 _SHORTEST_DIALLABLE = 10_000
+# A credential in a URL's query (`/v1/events/stream?token=…`, a signed file URL's `signature=`), as a URL appears
+# inside a message (uvicorn's access line, httpx's request line): its value is masked wherever it is written.
+_QUERY_SECRET = re.compile(r"([?&](?:[\w.-]*(?:token|signature|secret|password)[\w.-]*)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def mask_query_secrets(text: str) -> str:
+    """`/v1/events/stream?token=eyJ…&types=call.*` → `/v1/events/stream?token=[masked]&types=call.*`."""
+    return _QUERY_SECRET.sub(r"\1[masked]", text) if "=" in text else text
 
 
 def mask_phone(value: str) -> str:
@@ -94,6 +102,9 @@ def mask_sensitive(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
         if key in _UNMASKED:
             continue
         event_dict[key] = _mask(event_dict[key], key)
+    message = event_dict.get("event")
+    if isinstance(message, str):
+        event_dict["event"] = mask_query_secrets(message)
     return event_dict
 
 

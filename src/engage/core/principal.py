@@ -55,6 +55,8 @@ class Permission(StrEnum):
     recordings_manage = "recordings:manage"
     # Every role exports reports; an agent only its own calls and performance (the service narrows it).
     reports_export = "reports:export"
+    # Every role follows the tenant's live events; an agent only those about itself (the stream narrows it).
+    events_stream = "events:stream"
 
 
 # Agents dial by hand (preview, manual originate), so they may ask the compliance engine and read what it
@@ -73,6 +75,7 @@ _AGENT = frozenset(
         Permission.preview_dial,
         Permission.recordings_read,
         Permission.reports_export,
+        Permission.events_stream,
     }
 )
 _SUPERVISOR = _AGENT | {

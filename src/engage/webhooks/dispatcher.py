@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engage.core import outbox
 from engage.core.clock import Clock, isoformat_z
 from engage.core.db import unscoped_transaction
 
@@ -51,7 +51,7 @@ RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(hours=2),
 )
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = outbox.SCHEMA_VERSION
 
 # A lease must outlast the queueing and the attempt of what one claim takes (10 s an attempt at worst).
 LEASE_SECONDS = 60.0
@@ -60,17 +60,15 @@ PER_SUBSCRIPTION_LIMIT = 4
 
 
 def envelope(delivery: ClaimedDelivery) -> bytes:
-    """The seed's envelope, keys in its order, as compact JSON: these exact bytes are signed and sent."""
-    document = {
-        "event_id": str(delivery.event_id),
-        "event_type": delivery.event_type,
-        "tenant_id": str(delivery.tenant_id),
-        "occurred_at": isoformat_z(delivery.occurred_at),
-        "correlation_id": None if delivery.correlation_id is None else str(delivery.correlation_id),
-        "schema_version": SCHEMA_VERSION,
-        "payload": delivery.payload,
-    }
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    """The seed's envelope (`core.outbox.envelope`, the live stream's too): these exact bytes are signed and sent."""
+    return outbox.envelope(
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        tenant_id=delivery.tenant_id,
+        occurred_at=delivery.occurred_at,
+        correlation_id=delivery.correlation_id,
+        payload=delivery.payload,
+    )
 
 
 def next_attempt_at(attempts_made: int, failed_at: datetime) -> datetime | None:
