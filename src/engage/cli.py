@@ -56,6 +56,7 @@ def _print_demo(demo: Demo, settings: Settings) -> None:
         {
             "tenant_id": str(demo.tenant_id),
             "api": f"http://{settings.api.host}:{settings.api.port}",
+            "console": f"http://{settings.api.host}:{settings.api.port}/console/",
             "docs": f"http://{settings.api.host}:{settings.api.port}/docs",
             "sim_clock_start": isoformat_z(settings.sim.clock_start) if settings.sim.clock_start else None,
             "logins": [

@@ -27,6 +27,7 @@ from engage.compliance.api import router as compliance_router
 from engage.compliance.engine import Engine
 from engage.config import Settings, require_secure_jwt
 from engage.consents.api import router as consents_router
+from engage.console import api as console_api
 from engage.contacts.api import router as contacts_router
 from engage.core.clock import Clock, ShiftedClock, SystemClock
 from engage.core.db import create_database_if_missing, create_engine, session_factory, with_database
@@ -223,10 +224,21 @@ def create_app(
         storage_router,
     ):
         app.include_router(router)
+    app.include_router(console_api.build_router(_media_origins(settings)))
+    app.mount("/console/static", console_api.static_files(), name="console-static")
     if runtime is not None:
         _bind(app, runtime)
         _bind_events(app, runtime, exiting)
     return app
+
+
+def _media_origins(settings: Settings) -> list[str]:
+    """Where the console's audio player fetches recordings from: Engage's own public URL for the local store;
+    the store's public (else configured) endpoint for S3, or AWS's S3 hosts when none is configured."""
+    if settings.storage.url is None:
+        return [console_api.origin(settings.public_url)]
+    endpoint = settings.s3.public_endpoint or settings.s3.endpoint
+    return [console_api.origin(endpoint)] if endpoint else ["https://*.amazonaws.com"]
 
 
 async def start_background(

@@ -4,6 +4,7 @@ exit status, and leave nothing behind."""
 
 from __future__ import annotations
 
+import argparse
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import asyncpg
 import httpx
 import pytest
 
+from engage.cli import _override_api, build_parser
+from engage.config import Settings
 from engage.core.principal import Role
 
 from ..factories import Factory
@@ -372,3 +375,26 @@ class TestEmbeddedDefault:
         assert result.json()["name"] == "Solo"
         assert (data_dir / "pg" / "PG_VERSION").exists()
         assert postmasters(data_dir) == []
+
+
+class TestPublicUrl:
+    """Signed links (recordings, report downloads) point at ENGAGE_PUBLIC_URL; unset, at where Engage listens."""
+
+    def parse(self, *argv: str) -> argparse.Namespace:
+        return build_parser().parse_args(["serve", *argv])
+
+    def test_unset_it_follows_the_port_and_host_served(self) -> None:
+        settings = Settings()
+
+        assert _override_api(settings, self.parse("--port", "8765")).public_url == "http://127.0.0.1:8765"
+        assert _override_api(settings, self.parse("--host", "10.0.0.5")).public_url == "http://10.0.0.5:8000"
+        assert _override_api(settings, self.parse("--host", "::1", "--port", "9")).public_url == "http://[::1]:9"
+
+    def test_a_wildcard_address_is_reached_at_loopback(self) -> None:
+        wildcard = self.parse("--host", "0.0.0.0")  # noqa: S104 - parsed, not bound
+        assert _override_api(Settings(), wildcard).public_url == "http://127.0.0.1:8000"
+
+    def test_a_configured_public_url_is_kept(self) -> None:
+        settings = Settings(public_url="https://engage.example.com")
+
+        assert _override_api(settings, self.parse("--port", "8765")).public_url == "https://engage.example.com"
