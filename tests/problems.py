@@ -65,6 +65,7 @@ TITLES = {
     "file-not-found": "File not found",
     "invalid-last-event-id": "Invalid Last-Event-ID",
     "event-stream-unavailable": "Event stream unavailable",
+    "agent-on-call": "Agent is on a call",
 }
 
 # The seed's 401 body for a failed login, word for word ("Authentication", POST /v1/auth/login).

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engage.agents import service as agents
 from engage.agents.models import AgentState, SipRegistration
@@ -59,6 +59,17 @@ class Db:
                 session, principal, agent.id, AgentStateChange(state=state, reason=reason), clock=self.runtime.clock
             )
             return result.state_since
+
+    async def hold_for_call(self, agent: User, state: str) -> None:
+        """Put `agent` in a dialer-owned state (`reserved`, `on_call`, `wrap_up`), as the dialer does with a call of
+        its own: the row written directly, for no API sets these states."""
+        await self.set_state(agent, SettableStatus.available)
+        async with tenant_transaction(self.runtime.sessions, agent.tenant_id) as session:
+            await session.execute(
+                update(AgentState)
+                .where(AgentState.agent_id == agent.id)
+                .values(state=state, current_call_id=uuid.uuid4() if state != "wrap_up" else None)
+            )
 
     async def register(
         self, sip_user: str, *, registered: bool = True, at: datetime, user_agent: str | None = None

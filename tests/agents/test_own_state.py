@@ -147,6 +147,59 @@ class TestSetOwnState:
         assert_problem(response, 401, "unauthorized")
 
 
+class TestOnACall:
+    """The dialer owns an agent's state while a call lasts: no one changes it then (else the agent would look free
+    and be offered a second call); in wrap-up the agent may move on."""
+
+    @pytest.mark.parametrize("held", ["reserved", "on_call"])
+    @pytest.mark.parametrize("by", ["self", Role.supervisor, Role.admin])
+    async def test_a_status_change_during_a_call_is_409_and_changes_nothing(
+        self,
+        client: httpx.AsyncClient,
+        factory: Factory,
+        tenant: Tenant,
+        agent: User,
+        db: Db,
+        held: str,
+        by: str | Role,
+    ) -> None:
+        await db.hold_for_call(agent, held)
+        before = await db.state(tenant.id, agent.id)
+        events = len(await db.events(tenant.id))
+        if by == "self":
+            response = await client.post("/v1/agents/me/state", headers=factory.headers(agent), json=SEED_REQUEST)
+        else:
+            caller = await factory.user(tenant, Role(by))
+            response = await client.post(
+                f"/v1/agents/{agent.id}/state", headers=factory.headers(caller), json=SEED_REQUEST
+            )
+
+        body = assert_problem(response, 409, "agent-on-call")
+        assert "once the call ends" in body["detail"]
+        after = await db.state(tenant.id, agent.id)
+        assert before is not None
+        assert after is not None
+        assert (after.state, after.state_since, after.current_call_id, after.reason) == (
+            held,
+            before.state_since,
+            before.current_call_id,
+            before.reason,
+        )
+        assert len(await db.events(tenant.id)) == events
+
+    async def test_an_agent_in_wrap_up_may_leave_it(
+        self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, agent: User, db: Db
+    ) -> None:
+        await db.hold_for_call(agent, "wrap_up")
+
+        response = await client.post("/v1/agents/me/state", headers=factory.headers(agent), json=SEED_REQUEST)
+
+        assert response.status_code == 200, response.text
+        stored = await db.state(tenant.id, agent.id)
+        assert stored is not None
+        assert (stored.state, stored.reason) == ("break", "Short break")
+
+
 class TestReadOwnState:
     """GET /v1/agents/me/state: what the agent's desk shows on load."""
 

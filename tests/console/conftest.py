@@ -177,6 +177,8 @@ async def console(server_url: str) -> AsyncIterator[Console]:
         # The e2e tests subscribe webhooks to the `receiver` on 127.0.0.1 over http.
         "ENGAGE_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "ENGAGE_LOG_LEVEL": "INFO",
+        # Calls of 8 to 25 s (the demo's are 20 to 120): a test waiting for an agent to come off a call waits less.
+        "ENGAGE_SIM_TALK_SECONDS": "8-25",
     }
     stdout_path, log_path = data_dir / "serve.out", data_dir / "serve.log"
     process: asyncio.subprocess.Process | None = None

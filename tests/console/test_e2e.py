@@ -5,6 +5,7 @@ turns every page right-to-left. Every page is photographed in both languages (ar
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -40,6 +41,21 @@ async def api_json(page: Page, method: str, path: str, headers: dict[str, str], 
     response = await page.request.fetch(path, method=method, headers=headers, data=body or None)
     assert response.ok, f"{method} {path}: {response.status} {await response.text()}"
     return await response.json()
+
+
+async def set_state_between_calls(page: Page, headers: dict[str, str], state: str, reason: str | None = None) -> Any:
+    """POST /v1/agents/me/state once the agent is off a call: the demo floor keeps dialling, and while the dialer
+    holds an agent for a call the answer is 409 `agent-on-call`."""
+    for _ in range(CALL_SECONDS * 2):
+        response = await page.request.post(
+            "/v1/agents/me/state", headers=headers, data={"state": state, "reason": reason}
+        )
+        if response.status != 409:
+            assert response.ok, f"{response.status} {await response.text()}"
+            return await response.json()
+        assert (await response.json())["type"].endswith("/agent-on-call")
+        await page.wait_for_timeout(500)
+    pytest.fail(f"the agent was on calls for {CALL_SECONDS} s on end")
 
 
 def watch_errors(page: Page) -> list[str]:
@@ -126,19 +142,22 @@ class TestWallboard:
         await expect(layla).to_be_visible()
         headers = await api_token(page, console, "layla")
 
-        await api_json(page, "POST", "/v1/agents/me/state", headers, state="training", reason="Product training")
+        await set_state_between_calls(page, headers, "training", "Product training")
 
         await expect(layla).to_have_attribute("data-state", "training", timeout=LIVE_SECONDS * 1000)
         await expect(layla.locator(".state")).to_have_text("Training")
-        await api_json(page, "POST", "/v1/agents/me/state", headers, state="available")
+        await api_json(page, "POST", "/v1/agents/me/state", headers, state="available")  # training: never on a call
         await expect(layla).not_to_have_attribute("data-state", "training", timeout=LIVE_SECONDS * 1000)
 
 
 class TestAgentDesk:
     async def test_the_agent_takes_a_call_and_dispositions_it(self, page: Page, console: Console) -> None:
         errors = watch_errors(page)
+        # Ready for calls (unless already on one, which is as good).
+        layla = await api_token(page, console, "layla")
+        if (await api_json(page, "GET", "/v1/agents/me/state", layla))["state"] not in ("reserved", "on_call"):
+            await set_state_between_calls(page, layla, "available")
         await sign_in(page, console, "layla")
-        await page.get_by_test_id("set-state-available").click()
         await expect(page.get_by_test_id("my-state-value")).to_have_attribute(
             "data-state", re.compile(r"available|reserved|on_call|wrap_up")
         )
@@ -146,6 +165,10 @@ class TestAgentDesk:
         card = page.locator("[data-testid=current-call] .contact-card")
         await expect(card).to_be_visible(timeout=CALL_SECONDS * 1000)
         call_id = await card.get_attribute("data-call-id")
+        if await page.get_by_test_id("my-state-value").get_attribute("data-state") == "on_call":
+            # The dialer holds the agent until the call ends: the status buttons wait, saying why.
+            await expect(page.get_by_test_id("set-state-break")).to_be_disabled()
+            await expect(page.get_by_test_id("state-busy")).to_be_visible()
         name = await page.get_by_test_id("contact-name").inner_text()
         await shot(page, "desk-en")
         form = page.get_by_test_id("disposition-form")
@@ -166,11 +189,18 @@ class TestAgentDesk:
 
     async def test_a_break_with_a_reason_shows_on_the_desk(self, page: Page, console: Console) -> None:
         await sign_in(page, console, "omar")
+        value = page.get_by_test_id("my-state-value")
 
-        await page.get_by_label("Reason (optional)").fill("Prayer")
-        await page.get_by_test_id("set-state-break").click()
+        # Omar is on the demo floor: while a call holds him the buttons are disabled (click() waits for them), and a
+        # call that reaches him between the desk's last look and the click is refused (409); then he tries again.
+        for _ in range(3):
+            await page.get_by_label("Reason (optional)").fill("Prayer")
+            await page.get_by_test_id("set-state-break").click(timeout=CALL_SECONDS * 1000)
+            with contextlib.suppress(AssertionError):
+                await expect(value).to_have_attribute("data-state", "break")
+                break
 
-        await expect(page.get_by_test_id("my-state-value")).to_have_attribute("data-state", "break")
+        await expect(value).to_have_attribute("data-state", "break")
         await expect(page.get_by_test_id("my-state")).to_contain_text("Prayer")
         await page.get_by_test_id("set-state-available").click()
         await expect(page.get_by_test_id("my-state-value")).not_to_have_attribute("data-state", "break")

@@ -47,7 +47,15 @@ async def get_own_state(principal: OwnStateChanger, session: SessionDep) -> Agen
 
 
 # Declared before /agents/{agent_id}/state, which would otherwise take "me" for a (malformed) id.
-@router.post("/agents/me/state", response_model=AgentStateRead, summary="Change agent status")
+_ON_CALL = {409: "The agent is reserved for or on a call; the status can change once the call ends (`agent-on-call`)"}
+
+
+@router.post(
+    "/agents/me/state",
+    response_model=AgentStateRead,
+    summary="Change agent status",
+    responses=problems(409, descriptions=_ON_CALL),
+)
 async def set_own_state(
     principal: OwnStateChanger, session: SessionDep, runtime: RuntimeDep, body: AgentStateChange
 ) -> AgentStateRead:
@@ -55,7 +63,12 @@ async def set_own_state(
     return AgentStateRead.model_validate(availability)
 
 
-@router.post("/agents/{agent_id}/state", response_model=AgentStateRead, summary="Change an agent's status")
+@router.post(
+    "/agents/{agent_id}/state",
+    response_model=AgentStateRead,
+    summary="Change an agent's status",
+    responses=problems(409, descriptions=_ON_CALL),
+)
 async def set_agent_state(
     principal: StateManager, session: SessionDep, runtime: RuntimeDep, agent_id: uuid.UUID, body: AgentStateChange
 ) -> AgentStateRead:

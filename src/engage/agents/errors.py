@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engage.core.errors import Forbidden, NotFound
+from engage.core.errors import Conflict, Forbidden, NotFound
 
 
 class AgentNotFound(NotFound):
@@ -19,3 +19,12 @@ class NotAnAgent(Forbidden):
 
     slug = "not-an-agent"
     title = "Caller is not an agent"
+
+
+class AgentOnCall(Conflict):
+    """A status change for an agent the dialer has reserved for a call or put on one. The dialer owns those states
+    until the call ends (then wrap-up, which the agent may leave): changing it mid-call would make the agent look
+    free and be offered a second call while still on the first."""
+
+    slug = "agent-on-call"
+    title = "Agent is on a call"

@@ -2,7 +2,8 @@
 
 Invariants: only active users with role agent have a state; every change of an agent's state or reason
 writes exactly one `agent.state_changed` outbox event in the same transaction, and a request that changes
-nothing writes none; the dialer-owned states (`reserved`, `on_call`, `wrap_up`) are never set here.
+nothing writes none; the dialer-owned states (`reserved`, `on_call`, `wrap_up`) are never set here, and an agent
+reserved for or on a call keeps that state until the dialer ends it (an agent in `wrap_up` may leave it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from engage.core.sql import Fact
 from engage.users.models import User
 
 from . import repository
-from .errors import AgentNotFound, NotAnAgent
+from .errors import AgentNotFound, AgentOnCall, NotAnAgent
 from .schemas import AgentStateChange, AgentStatus
 
 log = structlog.get_logger("engage.agents")
@@ -48,6 +49,8 @@ class Availability:
 # whether the switch last said its SIP user is registered, and the call the dialer reserved it for or put it on.
 BOARD_ENTRY_FIELDS = ("id", "full_name", "state", "state_since", "sip_registered", "current_call_id")
 _STATES = tuple(status.value for status in AgentStatus)
+# The dialer's while a call lasts: no status change from the API until the call ends (`AgentOnCall`).
+_ON_A_CALL = frozenset({AgentStatus.reserved, AgentStatus.on_call})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,11 @@ async def _change(
     row = await repository.lock_state(session, agent)
     previous = AgentStatus(row.state)
     requested = AgentStatus(data.state.value)
+    if previous in _ON_A_CALL:
+        raise AgentOnCall(
+            f"{agent.full_name} is {'on a call' if previous is AgentStatus.on_call else 'reserved for a call'}; "
+            "the status can change once the call ends."
+        )
     if previous is requested and row.reason == data.reason:
         # The same state and reason again (a retry, a double click) changes nothing: no event, and
         # state_since keeps measuring how long the agent has really been in this state.

@@ -11,6 +11,7 @@ import {
 import { subscribe } from "../stream.js";
 
 const SETTABLE = ["available", "break", "lunch", "training", "offline"];
+const BUSY = ["reserved", "on_call"];
 const DISPOSITIONS = ["sale", "interested", "callback", "no_interest", "wrong_number", "not_reachable", "do_not_call"];
 
 extend({
@@ -21,6 +22,7 @@ extend({
     "desk.reason": "Reason (optional)",
     "desk.set": "Set status: {state}",
     "desk.call": "Current call",
+    "desk.busyHint": "Your status can change once this call ends.",
     "desk.noCall": "No call right now. When the dialler connects you, the contact appears here.",
     "desk.phone": "Phone",
     "desk.campaign": "Campaign",
@@ -64,6 +66,7 @@ extend({
     "desk.reason": "السبب (اختياري)",
     "desk.set": "تعيين الحالة: {state}",
     "desk.call": "المكالمة الحالية",
+    "desk.busyHint": "يمكن تغيير حالتك بعد انتهاء هذه المكالمة.",
     "desk.noCall": "لا توجد مكالمة الآن. عندما يوصلك نظام الاتصال، تظهر بيانات العميل هنا.",
     "desk.phone": "الهاتف",
     "desk.campaign": "الحملة",
@@ -132,6 +135,8 @@ export function mount(main, { session }) {
   function drawState() {
     if (!mine) return;
     const reason = h("input", { name: "reason", maxlength: 500, value: mine.reason || "" });
+    // Reserved for or on a call, the status is the dialler's until the call ends (the API answers 409).
+    const busy = BUSY.includes(mine.state);
     sinceEl = h("div", { class: "muted" }, sinceText());
     replace(stateBox,
       h("div", {},
@@ -141,10 +146,13 @@ export function mount(main, { session }) {
         mine.reason ? h("div", {}, mine.reason) : null),
       h("div", { class: "stack", style: "inline-size: 100%" },
         field(t("desk.reason"), reason),
+        busy ? h("p", { class: "hint", id: "desk-busy-hint", "data-testid": "state-busy" }, t("desk.busyHint")) : null,
         h("div", { class: "toolbar", role: "group", "aria-label": t("desk.myState") },
           SETTABLE.map((state) => h("button", {
             type: "button",
             class: state === "available" ? "primary" : "secondary",
+            disabled: busy,
+            "aria-describedby": busy ? "desk-busy-hint" : null,
             "aria-pressed": String(state === mine.state),
             "data-testid": `set-state-${state}`,
             "aria-label": t("desk.set", { state: t(`state.${state}`) }),
@@ -158,6 +166,9 @@ export function mount(main, { session }) {
       drawState();
     } catch (error) {
       toast(error.message, "error");
+      // A call may have reached the agent meanwhile (409 agent-on-call): show what the server holds now.
+      mine = await api("GET", "/v1/agents/me/state").catch(() => mine);
+      drawState();
     }
   }
 
