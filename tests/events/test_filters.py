@@ -8,11 +8,14 @@ import uuid
 
 import pytest
 
-from engage.consents.service import EVENT_RECORDED, EVENT_WITHDRAWN
+from engage.agents import service as agents
+from engage.campaigns import service as campaigns
+from engage.consents import service as consents
 from engage.core.errors import ValidationFailed
+from engage.dialer import service as dialer
+from engage.dnc import service as dnc
 from engage.events.filters import EventFilter, parse
-from engage.events.schemas import EventType
-from engage.webhooks.schemas import WebhookEventType
+from engage.events.schemas import EVENT_TYPES
 
 
 class TestParse:
@@ -50,7 +53,19 @@ class TestParse:
 
 
 class TestCatalogue:
-    def test_the_catalogue_holds_every_webhook_event_type_and_the_consent_events(self) -> None:
-        catalogue = {event.value for event in EventType}
+    def test_the_catalogue_names_each_event_the_domains_write_once(self) -> None:
+        written = {
+            value
+            for module in (agents, consents, dialer, dnc)
+            for name, value in vars(module).items()
+            if name.startswith("EVENT_") and isinstance(value, str)
+        } | {move.event_type for move in (campaigns._START, campaigns._PAUSE, campaigns._COMPLETE)}
 
-        assert {event.value for event in WebhookEventType} | {EVENT_RECORDED, EVENT_WITHDRAWN} == catalogue
+        assert set(EVENT_TYPES) == written
+        assert len(EVENT_TYPES) == len(written)
+
+    def test_every_type_and_family_of_the_catalogue_passes_its_filter(self) -> None:
+        for event_type in EVENT_TYPES:
+            family = event_type.split(".", 1)[0]
+            assert parse(event_type, agent_id=None).matches(event_type, {})
+            assert parse(f"{family}.*", agent_id=None).matches(event_type, {})

@@ -10,9 +10,9 @@ from typing import Any
 
 from engage.core.errors import ValidationFailed
 
-from .schemas import FAMILIES, EventType
+from .schemas import EVENT_TYPES, FAMILIES
 
-_TYPES = frozenset(event.value for event in EventType)
+_TYPES = frozenset(EVENT_TYPES)
 _FAMILIES = frozenset(FAMILIES)
 
 

@@ -3,37 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import Field
 
+from engage.consents import service as consents
 from engage.core.schemas import StrictModel
+from engage.webhooks.schemas import WebhookEventType
 
-
-class EventType(StrEnum):
-    """Every event the outbox carries (`core.outbox.record_event`'s callers): the webhooks' catalogue and the
-    consent events."""
-
-    call_initiated = "call.initiated"
-    call_answered = "call.answered"
-    call_completed = "call.completed"
-    call_abandoned = "call.abandoned"
-    call_compliance_blocked = "call.compliance_blocked"
-    agent_state_changed = "agent.state_changed"
-    campaign_started = "campaign.started"
-    campaign_paused = "campaign.paused"
-    campaign_completed = "campaign.completed"
-    dnc_added = "dnc.added"
-    dnc_removed = "dnc.removed"
-    consent_recorded = "consent.recorded"
-    consent_withdrawn = "consent.withdrawn"
+# Every event the outbox carries (`core.outbox.record_event`'s callers): the webhooks' catalogue and the consent
+# events, which no subscription may ask for but the stream shows.
+EVENT_TYPES = (
+    *(event.value for event in WebhookEventType),
+    consents.EVENT_RECORDED,
+    consents.EVENT_WITHDRAWN,
+)
 
 
 # The families a `types` filter may name as `<family>.*`: `call`, `agent`, `campaign`, `dnc`, `consent`.
-FAMILIES = tuple(dict.fromkeys(event.value.split(".", 1)[0] for event in EventType))
+FAMILIES = tuple(dict.fromkeys(event.split(".", 1)[0] for event in EVENT_TYPES))
 TYPES_DESCRIPTION = (
     "Only these event types, comma-separated: a type of the catalogue ("
-    + ", ".join(event.value for event in EventType)
+    + ", ".join(EVENT_TYPES)
     + ") or a family as `<family>.*` ("
     + ", ".join(f"{family}.*" for family in FAMILIES)
     + "). Absent: every type."
