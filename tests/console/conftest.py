@@ -18,7 +18,8 @@ themselves), and session scope would keep it dialling, and taking CPU, under eve
 Playwright's async API, not the sync one: the suite runs in pytest-asyncio's auto mode on one session-wide loop,
 so every test here is `async def` (to await httpx, asyncpg or the receiver beside the browser), and the sync API
 refuses to run while a loop is running. Every wait is bounded: start-up, stop, each Playwright action and
-assertion (ENGAGE_E2E_TIMEOUT_SECONDS, 5 by default), the receiver's `wait_for`.
+assertion (ENGAGE_E2E_TIMEOUT_SECONDS, 10 by default: CI's two cores also run the served floor), the receiver's
+`wait_for`.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ CHROMIUM_ARGS = [
 ]
 # Each Playwright action, navigation and `expect` gives up after this long: a page that is not there in a few
 # seconds on a local server is a failure, not something to wait out.
-TIMEOUT_SECONDS = float(os.environ.get("ENGAGE_E2E_TIMEOUT_SECONDS", "5"))
+TIMEOUT_SECONDS = float(os.environ.get("ENGAGE_E2E_TIMEOUT_SECONDS", "10"))
 BROWSER_LAUNCH_TIMEOUT_SECONDS = 30.0
 VIEWPORT = {"width": 1366, "height": 900}
 LOG_TAIL_LINES = 60
