@@ -348,6 +348,19 @@ class TestBench:
         assert set(figures["event_lag_ms"]) == {"events", "p50", "p99"}
         assert set(figures["cpu_seconds"]) == {"client", "simulator"}
 
+    async def test_bench_events_delivers_every_event_to_every_stream_once(self, cli_env: dict[str, str]) -> None:
+        result = await run_engage(
+            "bench", "events", "--seconds", "1", "--concurrency", "3", env=cli_env, limit_seconds=120
+        )
+
+        assert result.returncode == 0, result.stderr
+        figures = result.json()
+        assert figures["benchmark"] == "events"
+        assert figures["events"] == 50
+        assert figures["deliveries_expected"] == 3 * 50
+        assert (figures["deliveries_received"], figures["lost"], figures["duplicated"]) == (150, 0, 0)
+        assert set(figures) >= {"latency_ms_p50", "latency_ms_p99", "latency_ms_max"}
+
     async def test_bench_reports_exports_a_large_csv_and_pdf_and_prints_their_figures(
         self, cli_env: dict[str, str]
     ) -> None:

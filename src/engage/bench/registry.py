@@ -9,6 +9,7 @@ from engage.bench.api import bench_api
 from engage.bench.compliance import bench_compliance
 from engage.bench.contacts import bench_contacts
 from engage.bench.dialer import bench_dialer
+from engage.bench.events import bench_events
 from engage.bench.pacing import bench_pacing
 from engage.bench.recordings import bench_recordings
 from engage.bench.reports import bench_reports
@@ -22,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "compliance": bench_compliance,
     "contacts": bench_contacts,
     "dialer": bench_dialer,
+    "events": bench_events,
     "pacing": bench_pacing,
     "recordings": bench_recordings,
     "reports": bench_reports,
