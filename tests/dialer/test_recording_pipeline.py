@@ -24,6 +24,7 @@ from engage.recordings.uploader import Uploader, UploaderConfig
 from engage.storage.local import LocalStore
 from engage.storage.port import ObjectStore, StoredObject
 from engage.storage.s3 import S3Store
+from engage.telephony.sim.behaviour import Behaviour
 
 from ..conftest import ClientFor
 from ..factories import Factory
@@ -43,6 +44,15 @@ class SpyStore(WrappedStore):
     async def put_file(self, key: str, path: Path, *, content_type: str) -> StoredObject:
         self.uploaded[key] = await asyncio.to_thread(path.read_bytes)
         return await self.inner.put_file(key, path, content_type=content_type)
+
+
+@pytest.fixture
+def behaviour() -> Behaviour:
+    """As the dialer tests' (tests/dialer/conftest.py), but calls talk 1.5 to 2 s: recording starts once the call is
+    bridged, and a loaded machine (CI's two cores) once reached the callee's hang-up first, leaving no recording."""
+    return Behaviour(
+        answer_rate=1.0, busy_rate=0.0, voicemail_rate=0.0, ring_seconds=(0.05, 0.15), talk_seconds=(1.5, 2.0), seed=11
+    )
 
 
 @pytest.fixture(params=["local", "s3"])
