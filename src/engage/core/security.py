@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -104,32 +105,46 @@ class TokenCodec:
         return claims
 
     def _decode(self, token: str, *, now: datetime) -> AccessClaims:
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[self._algorithm],
-                options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
-            )
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(str(exc)) from exc
-        expires_at = _numeric_date(claims, "exp")
-        issued_at = _numeric_date(claims, "iat")
+        claims = decode_claims(token, self._secret, self._algorithm, REQUIRED_CLAIMS)
+        access = access_claims(claims)
         # Expiry is checked against the injected clock, not the wall clock, so the simulator's
         # shifted time and tests agree with what tokens say.
-        if expires_at <= now:
+        if access.expires_at <= now:
             raise InvalidToken("token expired")
-        try:
-            return AccessClaims(
-                user_id=uuid.UUID(_text(claims, "sub")),
-                tenant_id=uuid.UUID(_text(claims, "tenant_id")),
-                role=_text(claims, "role"),
-                issued_at=issued_at,
-                expires_at=expires_at,
-                token_id=uuid.UUID(_text(claims, "jti")),
-            )
-        except ValueError as exc:
-            raise InvalidToken(str(exc)) from exc
+        return access
+
+
+def decode_claims(token: str, key: str | bytes, algorithm: str, required: Sequence[str]) -> dict[str, Any]:
+    """A signed token's claims, each of `required` present; the signature checked, expiry and issue time left to
+    the caller (they are read against the injected clock); else `InvalidToken`."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            options={"require": list(required), "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    return claims
+
+
+def access_claims(claims: dict[str, Any], *, iat: str = "iat", exp: str = "exp", jti: str = "jti") -> AccessClaims:
+    """The session `claims` stand for: user, tenant and role, and the session's issue, expiry and id read from the
+    claims named `iat`, `exp` and `jti` (a stream token carries its session's under other names)."""
+    issued_at = numeric_date(claims, iat)
+    expires_at = numeric_date(claims, exp)
+    try:
+        return AccessClaims(
+            user_id=uuid.UUID(_text(claims, "sub")),
+            tenant_id=uuid.UUID(_text(claims, "tenant_id")),
+            role=_text(claims, "role"),
+            issued_at=issued_at,
+            expires_at=expires_at,
+            token_id=uuid.UUID(_text(claims, jti)),
+        )
+    except ValueError as exc:
+        raise InvalidToken(str(exc)) from exc
 
 
 # The last second `datetime` can hold (9999-12-31T23:59:59Z). A signed claim past it would otherwise raise
@@ -137,7 +152,7 @@ class TokenCodec:
 _MAX_NUMERIC_DATE = 253_402_300_799
 
 
-def _numeric_date(claims: dict[str, Any], name: str) -> datetime:
+def numeric_date(claims: dict[str, Any], name: str) -> datetime:
     """An RFC 7519 NumericDate claim: a JSON integer of seconds since the epoch (we issue no fractions).
     Strings and booleans are refused, though `int()` would take them."""
     value = claims[name]
