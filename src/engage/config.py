@@ -80,6 +80,10 @@ class MetricsSettings(BaseModel):
     # ENGAGE_METRICS_TOKEN: when set, GET /metrics answers only `Authorization: Bearer <token>` (a scraper's
     # bearer token); unset, it is open, for a /metrics kept on an internal network.
     token: SecretStr | None = Field(default=None, min_length=16)
+    # ENGAGE_METRICS_PORT: `engage worker` (which serves no API) serves its own /metrics on this port, at
+    # ENGAGE_METRICS_HOST (loopback by default; without the token, so keep it on an internal interface).
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
 
 
 class RateLimitSettings(BaseModel):

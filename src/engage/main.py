@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage import __version__
@@ -299,12 +300,30 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         try:
             clock = clock_for(settings)
             async with AsyncExitStack() as stack:
+                _serve_worker_metrics(stack, settings)
                 telephony = await stack.enter_async_context(open_telephony(settings, clock))
                 await start_background(stack, settings, session_factory(engine), clock, telephony)
                 log.info("engage.worker_ready", telephony=settings.telephony.value)
                 await stop.wait()
         finally:
             await engine.dispose()
+
+
+def _serve_worker_metrics(stack: AsyncExitStack, settings: Settings) -> None:
+    """`engage worker` serves no API, so its dialer, compliance, webhook and recording metrics get a port of their
+    own when ENGAGE_METRICS_PORT is set (prometheus_client's server, on a thread; stopped with the worker)."""
+    port = settings.metrics.port
+    if port is None:
+        return
+    server, thread = start_http_server(port, addr=settings.metrics.host)
+    log.info("engage.worker_metrics", host=settings.metrics.host, port=port)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    stack.callback(stop)
 
 
 async def _stop(stop: asyncio.Event, task: asyncio.Task[None]) -> None:

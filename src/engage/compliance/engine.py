@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 import structlog
 from phonenumbers import timezone as phone_timezones
+from prometheus_client import Counter
 from sqlalchemy import ARRAY, BindParameter, DateTime, String, Uuid, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
@@ -45,6 +46,15 @@ from .checks import COMPLIANCE_ERROR, CheckName, CheckResult, Facts, Outcome, Su
 from .rules import RuleBook, RuleSet, Window, shipped
 
 log = structlog.get_logger("engage.compliance")
+
+DECISIONS = Counter(
+    "engage_compliance_decisions_total", "Audited compliance decisions, by channel and answer.", ["channel", "allowed"]
+)
+ERRORS = Counter(
+    "engage_compliance_errors_total",
+    "Look-ups that failed or overran the budget, so every request in them was denied (default deny).",
+    ["reason"],
+)
 
 AUDIT_PREFIX = "AUD-"
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -284,6 +294,7 @@ class Engine:
         except campaigns.CampaignNotFound:
             raise  # the caller's mistake, not the engine's: the caller's 404, no decision
         except Exception as exc:  # noqa: BLE001 - default deny: whatever went wrong, the answer is "no"
+            ERRORS.labels("timeout" if isinstance(exc, TimeoutError) else "error").inc()
             log.warning("compliance.error", error=type(exc).__name__, detail=str(exc)[:200], requests=len(requests))
             reason = (
                 "time budget exceeded" if isinstance(exc, TimeoutError) else f"internal error: {type(exc).__name__}"
@@ -378,6 +389,8 @@ class Engine:
         seqs = await repository.append_audit(
             db, rows, tenant_id=tenant_id, decided_at=now, channel=asker.channel.value, actor_user_id=asker.user_id
         )
+        for row in rows:
+            DECISIONS.labels(asker.channel.value, "true" if row.allowed else "false").inc()
         return [
             Decision(
                 audit_ref=f"{AUDIT_PREFIX}{seq}",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage.calls.models import Call, CallOrigin, CallStatus
@@ -40,6 +41,9 @@ from . import repository, service
 from .worker_config import WorkerConfig
 
 log = structlog.get_logger("engage.dialer")
+
+CALLS_PLACED = Counter("engage_dialer_calls_placed_total", "Customer legs the switch accepted to originate.")
+CALLS_ENDED = Counter("engage_dialer_calls_ended_total", "Calls this process ended, by outcome.", ["outcome"])
 
 # An agent's phone answers at once (auto-answer); this only bounds a phone that does not.
 AGENT_RING_SECONDS = 5
@@ -150,6 +154,7 @@ class CallFlow:
                 await self.switch.hangup(live.leg, "NORMAL_CLEARING")
             await self._end(live, LegOutcome.failed, ORIGINATE_FAILED)
             return
+        CALLS_PLACED.inc()
         async with tenant_transaction(self.sessions, live.tenant_id) as session:
             await service.mark_placed(session, live.call_id, self.worker_id, self.clock.now())
 
@@ -292,6 +297,7 @@ class CallFlow:
         if live.ended:
             return
         live.ended = True
+        CALLS_ENDED.labels(str(outcome)).inc()
         if live.agent_leg is not None:
             await self._hangup(live, live.agent_leg)
         self._forget(live)

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage.compliance.engine import Engine
@@ -48,6 +49,12 @@ from .worker_config import WorkerConfig
 __all__ = ["Worker", "WorkerConfig"]
 
 log = structlog.get_logger("engage.dialer")
+
+LEASES_HELD = Gauge("engage_dialer_leases_held", "Campaigns this process paces (its campaign leases).")
+SWITCH_CONNECTED = Gauge("engage_dialer_switch_connected", "1 while this worker's switch connection is up, else 0.")
+STEP_FAILURES = Counter(
+    "engage_dialer_step_failures_total", "Dialer steps that raised and were retried at the next tick.", ["step"]
+)
 
 
 @dataclass
@@ -138,6 +145,7 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            STEP_FAILURES.labels(what).inc()
             log.exception("dialer.step_failed", step=what, error=f"{type(exc).__name__}: {exc}", **context)
 
     # -- leases --------------------------------------------------------------------------------------------------
@@ -162,11 +170,13 @@ class Worker:
                 log.info("dialer.lease_taken", campaign_id=str(campaign_id), taken_over_from=lease.taken_over_from)
                 await self._guarded("reconcile", self._reconcile(lease), campaign_id=str(campaign_id))
         self._leases = held
+        LEASES_HELD.set(len(held))
 
     async def _release(self) -> None:
         async with unscoped_transaction(self.sessions) as session:
             released = await repository.release(session, self.worker_id)
         self._leases.clear()
+        LEASES_HELD.set(0)
         log.info("dialer.leases_released", worker_id=self.worker_id, released=released)
 
     async def _pace(self, lease: Lease) -> None:
@@ -194,6 +204,7 @@ class Worker:
         if isinstance(event, SwitchConnected | SwitchDisconnected):
             connected = isinstance(event, SwitchConnected)
             log.info("dialer.switch", connected=connected)
+            SWITCH_CONNECTED.set(int(connected))
             if connected != self._switch_connected:
                 self._switch_connected = connected
                 # Heartbeat at the next tick: the change reaches `dialer_workers` (and diagnostics) at once.

@@ -30,6 +30,7 @@ from types import TracebackType
 
 import httpx
 import structlog
+from prometheus_client import Counter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,6 +42,12 @@ from .repository import ClaimedDelivery, Settlement, claim, fan_out, settle
 from .sender import TIMEOUT_SECONDS, redact_url, send_once, webhook_client
 
 log = structlog.get_logger("engage.webhooks")
+
+ATTEMPTS = Counter(
+    "engage_webhook_attempts_total",
+    "Webhook delivery attempts, by outcome: delivered, failed (retried on schedule, or given up), unsettled.",
+    ["outcome"],
+)
 
 # The seed's retry policy: attempt 1 at once, then 30 s, 5 min, 30 min and 2 h after the previous failure
 # (0 s, 30 s, 5 m 30 s, 35 m 30 s, 2 h 35 m in all). After the fifth failure the delivery is `failed`.
@@ -228,6 +235,7 @@ class Dispatcher:
             await self._settle(Settlement(delivery.delivery_id, result, attempted_at, next_at))
         except (SQLAlchemyError, OSError) as exc:
             # Unsettled, the delivery is sent again once its lease expires: at least once, never lost.
+            ATTEMPTS.labels("unsettled").inc()
             log.error("webhook.settle_failed", delivery_id=str(delivery.delivery_id), error=type(exc).__name__)
             return
         fields = {
@@ -241,6 +249,7 @@ class Dispatcher:
             "status_code": result.status_code,
             "latency_ms": result.latency_ms,
         }
+        ATTEMPTS.labels("delivered" if result.succeeded else "failed").inc()
         if result.succeeded:
             log.info("webhook.delivered", **fields)
         else:
