@@ -132,6 +132,9 @@ class EventsSettings(BaseModel):
     queue_size: int = Field(default=1000, ge=1, le=1_000_000)
     # The hub reads the outbox this often even without a notification (a lost LISTEN connection never stalls it).
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Outbox events (and their finished webhook deliveries) are deleted this many days after they happened: a
+    # stream cannot resume from, nor a delivery be redelivered for, an older event. Calls and the audit log stay.
+    retention_days: int = Field(default=30, ge=1, le=3650)
 
 
 class ComplianceSettings(BaseModel):

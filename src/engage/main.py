@@ -61,6 +61,7 @@ from engage.users.api import router as users_router
 from engage.users.standing import StandingCache
 from engage.webhooks.api import router as webhooks_router
 from engage.webhooks.dispatcher import Dispatcher
+from engage.webhooks.retention import OutboxRetention, RetentionConfig
 
 log = structlog.get_logger("engage.main")
 
@@ -286,6 +287,10 @@ async def start_background(
     stop_dispatching = asyncio.Event()
     dispatching = asyncio.create_task(dispatcher.run(stop_dispatching), name="webhook-dispatcher")
     stack.push_async_callback(_stop, stop_dispatching, dispatching)
+    retention = OutboxRetention(sessions, clock, RetentionConfig(retention_days=settings.events.retention_days))
+    stop_purging = asyncio.Event()
+    purging = asyncio.create_task(retention.run(stop_purging), name="outbox-retention")
+    stack.push_async_callback(_stop, stop_purging, purging)
     return worker
 
 

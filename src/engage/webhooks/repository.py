@@ -137,6 +137,15 @@ async def fan_out(session: AsyncSession, batch: int, now: datetime) -> int:
     return int(taken or 0)
 
 
+async def purge_outbox(session: AsyncSession, before: datetime, batch: int) -> int:
+    """Up to `batch` events older than `before`, fanned out and with no delivery pending, deleted with their
+    deliveries (`engage_outbox_purge`, every tenant's). How many events went."""
+    gone = await session.scalar(
+        select(func.engage_outbox_purge(literal(before, DateTime(timezone=True)), literal(batch, Integer)))
+    )
+    return int(gone or 0)
+
+
 async def claim(session: AsyncSession, batch: int, lease_seconds: float, now: datetime) -> list[ClaimedDelivery]:
     claimed = func.engage_webhook_claim(
         literal(batch, Integer), literal(lease_seconds, Float), literal(now, DateTime(timezone=True))
