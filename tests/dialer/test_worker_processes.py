@@ -32,6 +32,7 @@ from engage.contacts.models import Contact
 from engage.core.runtime import Runtime
 from engage.telephony.sim.server import Behaviour, SwitchSimulator
 from tests.cli.processes import ENGAGE, STOP_TIMEOUT_SECONDS, clean_environment
+from tests.hardening.processes.switch_log import record_dials
 
 from ..factories import Factory
 from .conftest import PASSWORD, Reader, make_floor, pause_leftover_campaigns
@@ -181,6 +182,7 @@ async def test_a_sigkilled_worker_process_loses_its_campaign_to_the_other_which_
     for agent in floor.agents:
         assert agent.sip_user is not None
         sim.register(agent.sip_user)
+    dials = record_dials(sim)
 
     async with worker_process(worker_env, "first") as first:
         await within(
@@ -217,6 +219,14 @@ async def test_a_sigkilled_worker_process_loses_its_campaign_to_the_other_which_
 
             assert not [call for call in calls if call.status in LIVE]
             assert not [contact for contact in contacts if contact.status == "dialing"]
+            max_attempts = (await reader.campaign(floor)).max_attempts
+            assert all(contact.attempts <= max_attempts for contact in contacts)
+            # Counted at the switch: every leg it created has its call row (no call lost with the killed worker),
+            # and with an hour's retry delay no number may be dialled twice in this test, however the worker died.
+            assert set(dials.leg_ids) <= {str(call.id) for call in calls}
+            dialled = dials.per_number()
+            assert max(dialled.values()) == 1
+            assert all(dialled[contact.phone] <= contact.attempts for contact in contacts)
             # Nothing dialled twice: every attempt is one call with its own audited decision, nobody reached an
             # agent twice, and a contact waiting for a retry waits the campaign's delay.
             assert sum(contact.attempts for contact in contacts) == len(calls)

@@ -6,6 +6,8 @@ Invariants:
   statement, whatever login the operator configured. Only Alembic migrations run as the login itself.
 - A transaction sees one tenant: `scope_to_tenant` sets `app.tenant_id` with `set_config(..., true)`, so the
   setting dies with the transaction and can never leak to the next user of a pooled connection.
+- A server out of reach (stopped, restarting, a dropped connection) is told apart from a bug by
+  `database_unavailable`, so the edge answers 503 and callers retry; the pool replaces dead connections by itself.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from types import TracebackType
 from typing import Any, ClassVar
 
 import asyncpg
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DisconnectionError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
@@ -96,6 +99,50 @@ def _refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) ->
         raise DisconnectionError("the server closed this pooled connection")
 
 
+# What asyncpg raises when the server is out of reach rather than refusing the statement: a lost or failed
+# connection (SQLSTATE class 08), a server shutting down or still starting (57P01-57P03).
+_SERVER_GONE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when `error`, or an error behind it, says the database server cannot be reached or dropped the
+    connection: the same request can succeed unchanged once the server is back (a 503, not a 500).
+
+    Connecting to a stopped server fails with a bare OSError (refused, or no Unix socket) that SQLAlchemy passes
+    through unwrapped; it counts only when raised inside the driver, so a file or network error of our own is
+    still a bug."""
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        link = pending.pop()
+        if id(link) in seen:
+            continue
+        seen.add(id(link))
+        if isinstance(link, DBAPIError) and link.connection_invalidated:
+            return True
+        if isinstance(link, _SERVER_GONE):
+            return True
+        if isinstance(link, OSError | TimeoutError) and _raised_in_driver(link.__traceback__):
+            return True
+        if isinstance(link, BaseExceptionGroup):
+            pending.extend(link.exceptions)
+        pending.extend(cause for cause in (link.__cause__, link.__context__) if cause is not None)
+    return False
+
+
+def _raised_in_driver(trace: TracebackType | None) -> bool:
+    while trace is not None:
+        if str(trace.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg."):
+            return True
+        trace = trace.tb_next
+    return False
+
+
 def create_owner_engine(url: str) -> AsyncEngine:
     """The schema owner's engine: migrations only. Never used to serve a request."""
     return create_async_engine(
@@ -126,6 +173,10 @@ async def tenant_transaction(
     connection in autocommit mode for this (so it sends no BEGIN or COMMIT of its own) and flushes as usual;
     this block sends COMMIT, or ROLLBACK on any exception, then lets the session finish, so `after_commit`
     hooks run once the transaction is durable.
+
+    A connection whose transaction did not end cleanly (the server went away mid-statement, or ROLLBACK failed) is
+    dropped from the pool, as `tenant_reads` does: SQLAlchemy never saw the driver's error, and returned to the
+    pool such a connection failed the next request that took it ("another operation is in progress").
     """
     scope = uuid.UUID(str(tenant_id))  # renders as hex digits and dashes only: safe to put in the statement
     async with sessions() as session:
@@ -133,19 +184,26 @@ async def tenant_transaction(
         driver = (await connection.get_raw_connection()).driver_connection
         if driver is None:
             raise RuntimeError("the pooled connection has no asyncpg connection")
-        await driver.execute(
-            f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('app.tenant_id', '{scope}', true)"
-        )
-        remember_driver(session, driver)
+        ended = False  # the transaction ended cleanly: the connection can go back to the pool
         try:
-            yield session
-            await session.flush()
-            await driver.execute("COMMIT")
-        except BaseException:
-            if not driver.is_closed():
-                await driver.execute("ROLLBACK")
-            await session.rollback()
-            raise
+            await driver.execute(
+                f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT set_config('app.tenant_id', '{scope}', true)"
+            )
+            remember_driver(session, driver)
+            try:
+                yield session
+                await session.flush()
+                await driver.execute("COMMIT")
+            except BaseException:
+                if not driver.is_closed():
+                    await driver.execute("ROLLBACK")
+                    ended = True
+                    await session.rollback()
+                raise
+            ended = True
+        finally:
+            if not ended:
+                await connection.invalidate()
         await session.commit()
 
 

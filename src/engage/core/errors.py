@@ -182,6 +182,17 @@ def internal_error_body(request_id: str) -> dict[str, object]:
     }
 
 
+def database_unavailable_body(request_id: str) -> dict[str, object]:
+    """The 503 body when the database is out of reach (stopped, restarting): the client may retry the request."""
+    return {
+        "type": problem_type("database-unavailable"),
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": "The database cannot be reached right now. Retry the request shortly.",
+        "instance": request_id,
+    }
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     # Starlette types every handler as taking `Exception` and calls each only with the class it was registered
     # for; the isinstance checks narrow the type, and anything else gets the generic 500, not a guess at its fields.

@@ -2,7 +2,8 @@
 
 Invariants: every response carries `X-Request-ID` (the `instance` of any problem body, and bound into every
 log line written while serving it); a body over `max_body_bytes` is refused with 413 before the endpoint
-runs; an unexpected exception becomes a 500 problem with no stack trace in the body.
+runs; an unexpected exception becomes a 500 problem with no stack trace in the body, except that a database out
+of reach is a 503 problem with `Retry-After` (the request can succeed unchanged once the server is back).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import structlog
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import internal_error_body, problem_type
+from .db import database_unavailable
+from .errors import database_unavailable_body, internal_error_body, problem_type
 from .ids import new_id
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -26,6 +28,9 @@ log = structlog.get_logger("engage.http")
 # A caller may pass its own id (a load balancer's trace id); anything else is replaced.
 # (`fullmatch`: with `match` and `$`, an id ending in a newline would pass and split the log line.)
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+# Seconds a client is asked to wait before retrying while the database is out of reach: about what a PostgreSQL
+# restart or fail-over takes.
+_DATABASE_RETRY_AFTER_SECONDS = 5
 # Metric labels take the method only from this set: any token is a valid HTTP method, and a label value per
 # invented method would grow the metrics without bound.
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -99,9 +104,25 @@ class RequestContextMiddleware:
             if not status_holder["started"]:
                 await self._send_problem(send_wrapper, 413, self._too_large_body(request_id))
         except Exception as exc:
-            log.error("request.failed", exc_info=exc, method=scope["method"], path=scope["path"])
-            if not status_holder["started"]:
-                await self._send_problem(send_wrapper, 500, internal_error_body(request_id))
+            if database_unavailable(exc):
+                # Not a bug of ours and nothing a stack trace would explain: the server is stopped or restarting.
+                log.warning(
+                    "request.database_unavailable",
+                    method=scope["method"],
+                    path=scope["path"],
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+                if not status_holder["started"]:
+                    await self._send_problem(
+                        send_wrapper,
+                        503,
+                        database_unavailable_body(request_id),
+                        headers=[(b"retry-after", str(_DATABASE_RETRY_AFTER_SECONDS).encode())],
+                    )
+            else:
+                log.error("request.failed", exc_info=exc, method=scope["method"], path=scope["path"])
+                if not status_holder["started"]:
+                    await self._send_problem(send_wrapper, 500, internal_error_body(request_id))
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -130,7 +151,9 @@ class RequestContextMiddleware:
         }
 
     @staticmethod
-    async def _send_problem(send: Send, status: int, body: dict[str, object]) -> None:
+    async def _send_problem(
+        send: Send, status: int, body: dict[str, object], headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         payload = json.dumps(body).encode()
         await send(
             {
@@ -139,6 +162,7 @@ class RequestContextMiddleware:
                 "headers": [
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(payload)).encode()),
+                    *(headers or []),
                 ],
             }
         )

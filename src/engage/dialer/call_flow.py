@@ -7,6 +7,10 @@ Invariants:
   whose originate was not confirmed is killed and its call ended `failed`.
 - A call's steps run one at a time under its lock (the event task and the timers both act on it).
 - A call is tracked (`calls`, and its legs) from its placing or adoption until its end.
+- A step of a call is never lost to a database out of reach (stopped, restarting): its transaction is run again
+  until it commits, and the events behind it wait. A lost hang-up would leave its call live forever, a lost bridge
+  would have a reached contact dialled again. Each step's transaction is all or nothing, and the service functions
+  leave a call already in that state alone, so running one again is safe.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engage.calls.models import Call, CallOrigin, CallStatus
 from engage.core.clock import Clock
-from engage.core.db import tenant_transaction
+from engage.core.db import database_unavailable, tenant_transaction
 from engage.core.ids import new_id
 from engage.recordings import service as recordings_service
 from engage.telephony.events import (
@@ -52,6 +56,11 @@ ORIGINATE_FAILED = "ORIGINATE_FAILED"
 CANCELLED_BEFORE_DIAL = "ORIGINATOR_CANCEL"
 # How long after a recorded call's hang-up its file is uploaded when the switch's RECORD_STOP never came.
 RECORDING_STOP_GRACE_SECONDS = 30
+
+# Back-off between attempts at a call's step while the database is out of reach: soon after a blip, at most every
+# few seconds through a restart (a fast restart of PostgreSQL takes a few seconds).
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 3.0
 
 # The switch events that belong to a leg (the others are about the switch or a phone's registration).
 LegEvent = LegRinging | LegAnswered | LegBridged | LegHangup | RecordingStopped
@@ -120,6 +129,22 @@ class CallFlow:
     def calls(self) -> Mapping[uuid.UUID, LiveCall]:
         return self._calls
 
+    async def _write(self, live: LiveCall, step: str, work: Callable[[AsyncSession], Awaitable[object]]) -> None:
+        """`work` in one transaction of the call's tenant, run again until it commits while the database is out of
+        reach (see the module's invariants); any other error is raised at once."""
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                async with tenant_transaction(self.sessions, live.tenant_id) as session:
+                    await work(session)
+                return
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                log.warning("dialer.step_deferred", call_id=live.leg, step=step, retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
     # -- placing calls -------------------------------------------------------------------------------------------
 
     def _live(self, call: Call, sip_user: str | None, abandon_message: str | None) -> LiveCall:
@@ -155,8 +180,10 @@ class CallFlow:
             await self._end(live, LegOutcome.failed, ORIGINATE_FAILED)
             return
         CALLS_PLACED.inc()
-        async with tenant_transaction(self.sessions, live.tenant_id) as session:
-            await service.mark_placed(session, live.call_id, self.worker_id, self.clock.now())
+        now = self.clock.now()
+        await self._write(
+            live, "placed", lambda session: service.mark_placed(session, live.call_id, self.worker_id, now)
+        )
 
     async def cancel(self, call: Call) -> None:
         """Hung up (by the API) before any worker placed it: never dialled, ended at once."""
@@ -188,8 +215,7 @@ class CallFlow:
     async def _apply(self, live: LiveCall, event: LegEvent) -> None:
         is_customer = event.leg_id == live.leg
         if isinstance(event, LegRinging) and is_customer:
-            async with tenant_transaction(self.sessions, live.tenant_id) as session:
-                await service.mark_ringing(session, live.call_id)
+            await self._write(live, "ringing", lambda session: service.mark_ringing(session, live.call_id))
         elif isinstance(event, LegAnswered):
             await (self._customer_answered(live, event) if is_customer else self._agent_answered(live))
         elif isinstance(event, LegBridged) and is_customer:
@@ -197,18 +223,27 @@ class CallFlow:
         elif isinstance(event, LegHangup):
             await (self._end(live, event.outcome, event.cause) if is_customer else self._agent_gone(live))
         elif isinstance(event, RecordingStopped) and is_customer:
-            async with tenant_transaction(self.sessions, live.tenant_id) as session:
-                due = await recordings_service.recording_stopped(
-                    session, live.call_id, path=event.path, now=self.clock.now()
+            now = self.clock.now()
+            stopped: list[bool] = []
+
+            async def stop(session: AsyncSession) -> None:
+                stopped.append(
+                    await recordings_service.recording_stopped(session, live.call_id, path=event.path, now=now)
                 )
-            if due and self._recording_due is not None:
+
+            await self._write(live, "recording_stopped", stop)
+            if stopped[-1] and self._recording_due is not None:
                 self._recording_due()
 
     async def _customer_answered(self, live: LiveCall, event: LegAnswered) -> None:
         live.answered_at = self.loop_time()
         live.machine = event.machine
-        async with tenant_transaction(self.sessions, live.tenant_id) as session:
-            await service.mark_answered(session, live.call_id, machine=event.machine, now=self.clock.now())
+        now = self.clock.now()
+        await self._write(
+            live,
+            "answered",
+            lambda session: service.mark_answered(session, live.call_id, machine=event.machine, now=now),
+        )
         if event.machine:
             # Answering machine: no agent is spent on it; the leg's end records the call as voicemail.
             await self._hangup(live, live.leg)
@@ -229,8 +264,7 @@ class CallFlow:
         agent_leg = str(new_id())
         live.agent_leg = agent_leg
         self._legs[agent_leg] = live
-        async with tenant_transaction(self.sessions, live.tenant_id) as session:
-            await service.set_agent_leg(session, live.call_id, agent_leg)
+        await self._write(live, "agent_leg", lambda session: service.set_agent_leg(session, live.call_id, agent_leg))
         try:
             await self.switch.originate(
                 Originate(
@@ -264,19 +298,30 @@ class CallFlow:
             return
         live.bridged = True
         path = self.config.recordings_dir / str(live.tenant_id) / f"{live.leg}.wav"
-        async with tenant_transaction(self.sessions, live.tenant_id) as session:
-            await service.mark_bridged(session, live.call_id, now=self.clock.now(), recording_path=str(path))
+        now = self.clock.now()
+        await self._write(
+            live,
+            "bridged",
+            lambda session: service.mark_bridged(session, live.call_id, now=now, recording_path=str(path)),
+        )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             await self.switch.start_recording(live.leg, str(path))
         except (SwitchError, OSError) as exc:
-            # A call without its recording is still a call: it goes on, and the failure is logged.
-            log.warning("dialer.recording_failed", call_id=live.leg, error=str(exc))
+            # A call without its recording is still a call: it goes on, and the failure is logged and counted (a
+            # full disk must raise an alert, not only a log line).
+            reason = "switch_error" if isinstance(exc, SwitchError) else recordings_service.failure_reason(exc)
+            recordings_service.FAILURES.labels(reason).inc()
+            log.warning("dialer.recording_failed", call_id=live.leg, reason=reason, error=str(exc))
             return
         # The recording exists from its start, so the call (and its call.completed event) names it; the uploader
         # takes it once the switch has finished the file.
-        async with tenant_transaction(self.sessions, live.tenant_id) as session:
-            await recordings_service.recording_started(session, live.call_id, path=str(path), now=self.clock.now())
+        started = self.clock.now()
+        await self._write(
+            live,
+            "recording_started",
+            lambda session: recordings_service.recording_started(session, live.call_id, path=str(path), now=started),
+        )
 
     async def _agent_gone(self, live: LiveCall) -> None:
         """The agent leg ended (or never started). Bridged: the call is over, so the callee is hung up too (a
@@ -290,8 +335,8 @@ class CallFlow:
             await self._hangup(live, live.leg)
             return
         live.agent_answered = False
-        async with tenant_transaction(self.sessions, live.tenant_id) as session:
-            await service.release_agent(session, live.call_id, now=self.clock.now())
+        now = self.clock.now()
+        await self._write(live, "release_agent", lambda session: service.release_agent(session, live.call_id, now=now))
 
     async def _end(self, live: LiveCall, outcome: LegOutcome, cause: str) -> None:
         if live.ended:
@@ -302,7 +347,8 @@ class CallFlow:
             await self._hangup(live, live.agent_leg)
         self._forget(live)
         now = self.clock.now()
-        async with tenant_transaction(self.sessions, live.tenant_id) as session:
+
+        async def end(session: AsyncSession) -> None:
             await service.end_call(session, live.call_id, outcome=outcome, cause=cause, now=now)
             if live.bridged:
                 # The switch closes a recording when its channel hangs up; should its stop event be lost, the file
@@ -310,6 +356,8 @@ class CallFlow:
                 await recordings_service.call_ended(
                     session, live.call_id, due_at=now + timedelta(seconds=RECORDING_STOP_GRACE_SECONDS)
                 )
+
+        await self._write(live, "end", end)
 
     async def _hangup(self, live: LiveCall, leg: str | None, cause: str = "NORMAL_CLEARING") -> None:
         if leg is None:
@@ -336,8 +384,8 @@ class CallFlow:
 
     async def _abandon(self, live: LiveCall) -> None:
         live.abandoned = True
-        async with tenant_transaction(self.sessions, live.tenant_id) as session:
-            await service.mark_abandoned(session, live.call_id, now=self.clock.now())
+        now = self.clock.now()
+        await self._write(live, "abandoned", lambda session: service.mark_abandoned(session, live.call_id, now=now))
         log.info("dialer.call_abandoned", call_id=live.leg, campaign_id=str(live.campaign_id))
         if live.agent_leg is not None:
             await self._hangup(live, live.agent_leg)

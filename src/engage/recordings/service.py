@@ -10,12 +10,14 @@ recordings.
 
 from __future__ import annotations
 
+import errno
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePath
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.calls import service as calls_service
@@ -38,6 +40,34 @@ log = structlog.get_logger("engage.recordings")
 CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "opus": "audio/ogg"}
 _MAX_FORMAT = 8
 _MAX_ERROR = 500
+
+FAILURES = Counter(
+    "engage_recording_failures_total",
+    "Recordings this machine could not write, by reason: disk_full (no space left, ENOSPC or EDQUOT, in the "
+    "recordings folder or the local object store; alert on any increase), local_error (another file-system error "
+    "there), switch_error (the switch would not start the recording). The call goes on without its recording; "
+    "an upload that hit a full disk is retried.",
+    ["reason"],
+)
+for _reason in ("disk_full", "local_error", "switch_error"):
+    # Every series from 0 at start: an alert on `increase(...)` then fires on the very first failure.
+    FAILURES.labels(_reason)
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+# An error's causes are followed this deep at most: a chain is two or three links in practice.
+_MAX_CAUSES = 8
+
+
+def failure_reason(error: BaseException) -> str:
+    """`disk_full` when the file system ran out of space (the error, or one it was raised from: a store wraps the
+    OSError in its StorageError), else `local_error`."""
+    found: BaseException | None = error
+    for _ in range(_MAX_CAUSES):
+        if found is None:
+            break
+        if isinstance(found, OSError) and found.errno in _DISK_FULL:
+            return "disk_full"
+        found = found.__cause__ or found.__context__
+    return "local_error"
 
 
 def _format_of(path: str) -> str:

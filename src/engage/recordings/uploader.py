@@ -164,6 +164,9 @@ class Uploader:
                 await self._file_lost(job, str(exc), final=exc.final)
                 return
             except (StorageError, OSError) as exc:
+                if service.failure_reason(exc) == "disk_full":
+                    # The local object store's disk: retried like any storage failure, and counted for the alert.
+                    service.FAILURES.labels("disk_full").inc()
                 await self._retry(job, f"upload failed: {exc}")
                 return
             async with tenant_transaction(self.sessions, job.tenant_id) as session:

@@ -1,0 +1,83 @@
+"""Fixtures for the process-level faults: the switch simulator on a real loopback socket with a log of what it
+dialled, the run's registries and a reader of what the dialer wrote.
+
+Every wait in this folder is bounded (`within`) and polls a condition; a fault's clock is the real one where a
+process is involved, the dialer's `SteppingClock` where the worker runs in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import pytest
+
+from engage.core.runtime import Runtime
+from engage.telephony.sim.server import Behaviour, SwitchSimulator
+from tests.dialer.conftest import PASSWORD, Reader, Registries, pause_leftover_campaigns
+
+from .switch_log import SwitchLog, record_dials
+
+T = TypeVar("T")
+
+
+async def within(seconds: float, probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], what: str) -> T:
+    """Poll `probe` until `check` holds; fail with the last value after `seconds`."""
+    deadline = time.monotonic() + seconds
+    value = await probe()
+    while not check(value):
+        if time.monotonic() > deadline:
+            last = repr(value)
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}; last value: {last[-3000:]}")
+        await asyncio.sleep(0.1)
+        value = await probe()
+    return value
+
+
+@pytest.fixture
+def behaviour() -> Behaviour:
+    """Everyone answers after a short ring and talks for a couple of seconds, so calls are up when a fault hits."""
+    return Behaviour(
+        answer_rate=1.0, busy_rate=0.0, voicemail_rate=0.0, ring_seconds=(0.1, 0.3), talk_seconds=(1.5, 2.5), seed=16
+    )
+
+
+@pytest.fixture
+async def sim(behaviour: Behaviour, tmp_path: Path) -> AsyncIterator[SwitchSimulator]:
+    simulator = SwitchSimulator(
+        password=PASSWORD, behaviour=behaviour, recordings_dir=tmp_path, heartbeat_seconds=0.5, message_seconds=0.1
+    )
+    await simulator.start("127.0.0.1", 0)
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+def sim_port(sim: SwitchSimulator) -> int:
+    assert sim._server is not None
+    port: int = sim._server.sockets[0].getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def dials(sim: SwitchSimulator) -> SwitchLog:
+    return record_dials(sim)
+
+
+@pytest.fixture
+async def registries(owner: asyncpg.Connection) -> Registries:
+    """The UAE registry marked loaded (its numbers are then callable), and no other test's campaign left active
+    for this test's worker to dial alongside its own."""
+    await pause_leftover_campaigns(owner)
+    registries = Registries(owner)
+    await registries.loaded("AE")
+    return registries
+
+
+@pytest.fixture
+def reader(runtime: Runtime) -> Reader:
+    return Reader(runtime.sessions)
