@@ -77,6 +77,33 @@ async def end(desk: Desk, call_id: str, *, bridged: bool = False) -> None:
         await dialer_service.end_call(session, leg, outcome=outcome, cause="NORMAL_CLEARING", now=now)
 
 
+class TestLateBridge:
+    async def test_a_bridge_confirmed_after_the_call_was_abandoned_leaves_it_abandoned(
+        self, desk: Desk, clock: ManualClock
+    ) -> None:
+        """Found by the hardening suite under load: the abandon timer fired while the bridge was in flight, and the
+        bridge's event then marked the abandoned call bridged too (both `abandoned` and `bridged_at`)."""
+        agent = await desk.agent()
+        call_id = (await desk.originate(agent))["call_id"]
+        leg, now = uuid.UUID(call_id), clock.now()
+        async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+            await dialer_service.mark_answered(session, leg, machine=False, now=now)
+        async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+            assert await dialer_service.mark_abandoned(session, leg, now=now) is not None
+        answered_events = len(await desk.events("call.answered"))
+
+        async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+            await dialer_service.mark_bridged(session, leg, now=now, recording_path="late.wav")
+
+        call = await desk.call(call_id)
+        assert call.abandoned is True
+        assert call.bridged_at is None
+        assert call.status != "bridged"
+        assert call.recording_path is None
+        assert (await desk.state(agent)).state != "on_call"
+        assert len(await desk.events("call.answered")) == answered_events
+
+
 class TestHangup:
     async def test_the_agent_on_the_call_asks_for_its_hang_up_once(self, desk: Desk, clock: ManualClock) -> None:
         agent = await desk.agent()

@@ -306,7 +306,10 @@ async def set_agent_leg(session: AsyncSession, call_id: uuid.UUID, leg_id: str) 
 
 async def mark_bridged(session: AsyncSession, call_id: uuid.UUID, *, now: datetime, recording_path: str | None) -> None:
     call = await repository.get_call(session, call_id)
-    if call is None or call.ended_at is not None or call.bridged_at is not None:
+    # An abandoned call stays abandoned: a bridge the switch confirms after the silent-call limit (the bridge was in
+    # flight when the timer fired) must not also count it connected, reach its contact or put its agent on a call
+    # the dialer is hanging up.
+    if call is None or call.ended_at is not None or call.bridged_at is not None or call.abandoned:
         return
     call.status = CallStatus.bridged.value
     call.bridged_at = now
