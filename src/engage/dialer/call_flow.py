@@ -294,7 +294,8 @@ class CallFlow:
             await self._hangup(live, live.agent_leg)
 
     async def _bridged(self, live: LiveCall) -> None:
-        if live.bridged:
+        # Abandoned while the bridge was in flight: the call stays abandoned, unrecorded (`service.mark_bridged`).
+        if live.bridged or live.abandoned:
             return
         live.bridged = True
         path = self.config.recordings_dir / str(live.tenant_id) / f"{live.leg}.wav"
