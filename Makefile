@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint types imports migrate bench fuzz clean
+.PHONY: help install run test check lint types imports migrate bench soak fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ migrate: install ## Apply database migrations (ENGAGE_DATABASE_URL, else the emb
 
 bench: install ## Run the benchmarks and print their figures
 	$(BIN)/engage bench api
+
+soak: install ## An hour of the production topology at 100 agents: memory, connections, errors (needs PostgreSQL, Redis)
+	$(BIN)/engage bench soak --minutes 60 --agents 100
 
 clean: ## Remove the virtualenv and caches (keeps .engage data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -87,7 +87,14 @@ def _serve(settings: Settings, *, demo: bool, with_switch: bool) -> int:
     # `exiting`: open event streams are ended once a shutdown starts, or uvicorn would wait for them forever.
     app = create_app(settings, on_ready=on_ready, with_switch=with_switch, exiting=lambda: server.should_exit)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.api.host, port=settings.api.port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=settings.api.keep_alive_seconds,
+        )
     )
     # After a graceful shutdown uvicorn re-raises the signal that asked for it, under the handler that was in
     # place before it started: with the default ones a clean stop would end as "killed by SIGTERM" (status
@@ -310,7 +317,13 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# `--minutes` means something else to each benchmark that reads it, and so has a default of its own in each.
+_DEFAULT_MINUTES = {"recordings": 5.0, "soak": 60.0}
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.minutes is None:
+        args.minutes = _DEFAULT_MINUTES.get(args.what)
     return BENCHMARKS[args.what](args, settings)
 
 
@@ -396,12 +409,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--count", type=int, help="recordings: recordings uploaded (1000); reports: calls exported (1000000)"
     )
     bench.add_argument("--pdf-rows", type=int, help="reports: calls exported as a PDF (100000)")
-    bench.add_argument("--minutes", type=float, default=5.0, help="recordings: minutes of audio each (5: 4.8 MB)")
+    bench.add_argument(
+        "--minutes", type=float, help="recordings: minutes of audio each (5: 4.8 MB); soak: minutes of dialling (60)"
+    )
+    bench.add_argument("--agents", type=int, default=100, help="soak: agents on the floor")
     bench.add_argument(
         "--big-count", type=int, default=3, help="recordings: long recordings uploaded after (memory check; 0: none)"
     )
     bench.add_argument("--big-minutes", type=float, default=60.0, help="recordings: minutes of audio each long one")
-    bench.add_argument("--keep", action="store_true", help="recordings: leave the uploaded objects in the bucket")
+    bench.add_argument(
+        "--keep",
+        action="store_true",
+        help="recordings: leave the uploaded objects in the bucket; soak: keep the scratch database and the logs",
+    )
     bench.set_defaults(handler=cmd_bench)
     return parser
 

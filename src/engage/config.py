@@ -74,6 +74,11 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     # The largest request body is a 10,000-contact upload: about 3 MB of JSON. 8 MiB leaves room.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # How long an idle keep-alive connection is kept open. Longer than a load balancer keeps its idle connections
+    # to the API (nginx's upstream `keepalive_timeout` and AWS ALB's idle timeout are 60 s): the side that closes
+    # an idle connection first must be the balancer, or a request it sends as the API closes is cut (uvicorn's
+    # own default of 5 s cut requests in `engage bench soak`).
+    keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
 
 
 class MetricsSettings(BaseModel):

@@ -14,6 +14,7 @@ from engage.bench.pacing import bench_pacing
 from engage.bench.recordings import bench_recordings
 from engage.bench.reports import bench_reports
 from engage.bench.search import bench_search
+from engage.bench.soak import bench_soak
 from engage.bench.switch import bench_switch
 from engage.bench.webhooks import bench_webhooks
 from engage.config import Settings
@@ -28,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "recordings": bench_recordings,
     "reports": bench_reports,
     "search": bench_search,
+    "soak": bench_soak,
     "switch": bench_switch,
     "webhooks": bench_webhooks,
 }
