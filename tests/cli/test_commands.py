@@ -110,10 +110,11 @@ class TestUserCreate:
     ) -> None:
         tenant = await factory.tenant(name="Cli users")
         email = f"layla.{uuid.uuid4().hex[:8]}@acme.test"
+        sip_user = f"agent_{uuid.uuid4().hex[:8]}"  # unique in the installation, like the demo's agent_1001
 
         result = await run_engage(
             "user", "create", "--tenant", str(tenant.id), "--email", email.upper(), "--password", PASSWORD,
-            "--role", "agent", "--sip-user", "agent_1001", "--full-name", "Layla Ahmed",
+            "--role", "agent", "--sip-user", sip_user, "--full-name", "Layla Ahmed",
             env=cli_env,
         )  # fmt: skip
 
@@ -123,7 +124,7 @@ class TestUserCreate:
         assert user["tenant_id"] == str(tenant.id)
         assert user["email"] == email
         assert user["role"] == "agent"
-        assert user["sip_user"] == "agent_1001"
+        assert user["sip_user"] == sip_user
         assert user["full_name"] == "Layla Ahmed"
         assert not [key for key in user if "password" in key or "hash" in key]
         assert PASSWORD not in result.stdout

@@ -91,7 +91,7 @@ class TestLive:
     async def test_an_event_written_by_an_endpoint_reaches_a_stream_of_another_user_of_the_tenant(
         self, serve: Serve, tenant: Tenant, supervisor: User, factory: Factory
     ) -> None:
-        agent = await factory.user(tenant, Role.agent, sip_user="stream_agent_1")
+        agent = await factory.user(tenant, Role.agent, sip_user=f"stream_agent_{tenant.id.hex[:8]}")
         async with serve() as live, live.stream(headers=factory.headers(supervisor)) as sse, live.client() as client:
             changed = await client.post("/v1/agents/me/state", json={"state": "break"}, headers=factory.headers(agent))
             assert changed.status_code == 200, changed.text

@@ -51,8 +51,10 @@ class TestCreateUser:
     ) -> None:
         team_id = await factory.team(tenant, "Renewals")
 
+        sip_user = f"agent_{secrets.token_hex(4)}"  # SIP users are unique in the installation, which tests share
+
         response = await client.post(
-            "/v1/users", headers=headers, json=new_user(sip_user="agent_1001", team_id=str(team_id))
+            "/v1/users", headers=headers, json=new_user(sip_user=sip_user, team_id=str(team_id))
         )
 
         assert response.status_code == 201, response.text
@@ -62,7 +64,7 @@ class TestCreateUser:
         assert body["tenant_id"] == str(tenant.id)
         assert body["full_name"] == "Omar Haddad"
         assert body["role"] == "agent"
-        assert body["sip_user"] == "agent_1001"
+        assert body["sip_user"] == sip_user
         assert body["team_id"] == str(team_id)
         assert body["is_active"] is True
         assert datetime.fromisoformat(body["created_at"]) == clock.now()
@@ -72,13 +74,14 @@ class TestCreateUser:
     async def test_created_user_is_stored_in_the_callers_tenant(
         self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], db: Db
     ) -> None:
-        response = await client.post("/v1/users", headers=headers, json=new_user(sip_user="agent_7"))
+        sip_user = f"agent_{secrets.token_hex(4)}"
+        response = await client.post("/v1/users", headers=headers, json=new_user(sip_user=sip_user))
 
         stored = await db.user(tenant.id, uuid.UUID(response.json()["id"]))
         assert stored is not None
         assert stored.tenant_id == tenant.id
         assert stored.role == "agent"
-        assert stored.sip_user == "agent_7"
+        assert stored.sip_user == sip_user
 
     async def test_password_is_never_returned_and_only_its_argon2_hash_is_stored(
         self, client: httpx.AsyncClient, tenant: Tenant, headers: dict[str, str], db: Db
@@ -195,42 +198,53 @@ class TestEmailIsUniqueAcrossTheInstallation:
         assert await db.count_users(tenant.id) == before
 
 
-class TestSipUserIsUniqueWithinATenant:
+class TestSipUserIsUniqueInTheInstallation:
     async def test_sip_user_taken_in_the_same_tenant_is_409_and_nothing_is_written(
         self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, headers: dict[str, str], db: Db
     ) -> None:
-        await factory.user(tenant, Role.agent, sip_user="agent_1001")
+        taken = f"agent_{secrets.token_hex(4)}"
+        await factory.user(tenant, Role.agent, sip_user=taken)
         before = await db.count_users(tenant.id)
 
-        response = await client.post("/v1/users", headers=headers, json=new_user(sip_user="agent_1001"))
+        response = await client.post("/v1/users", headers=headers, json=new_user(sip_user=taken))
 
         assert_problem(response, 409, "sip-user-taken")
         assert await db.count_users(tenant.id) == before
 
-    async def test_the_same_sip_user_in_two_tenants_is_allowed(
-        self, client: httpx.AsyncClient, factory: Factory, other_tenant: Tenant, headers: dict[str, str]
+    async def test_sip_user_of_another_tenant_is_409_too_for_every_tenant_shares_the_switch(
+        self,
+        client: httpx.AsyncClient,
+        factory: Factory,
+        tenant: Tenant,
+        other_tenant: Tenant,
+        headers: dict[str, str],
+        db: Db,
     ) -> None:
-        await factory.user(other_tenant, Role.agent, sip_user="agent_1001")
+        """Allowed before the hardening suite found it: B's agent then showed A's phone and could get A's calls."""
+        taken = f"agent_{secrets.token_hex(4)}"
+        await factory.user(other_tenant, Role.agent, sip_user=taken)
+        before = await db.count_users(tenant.id)
 
-        response = await client.post("/v1/users", headers=headers, json=new_user(sip_user="agent_1001"))
+        response = await client.post("/v1/users", headers=headers, json=new_user(sip_user=taken))
 
-        assert response.status_code == 201, response.text
-        assert response.json()["sip_user"] == "agent_1001"
+        assert_problem(response, 409, "sip-user-taken")
+        assert await db.count_users(tenant.id) == before
 
-    async def test_patching_to_a_sip_user_taken_in_the_tenant_is_409_and_nothing_is_written(
+    async def test_patching_to_a_sip_user_taken_is_409_and_nothing_is_written(
         self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, headers: dict[str, str], db: Db
     ) -> None:
-        await factory.user(tenant, Role.agent, sip_user="agent_1001")
-        other = await factory.user(tenant, Role.agent, sip_user="agent_1002", full_name="Sara Nasser")
+        taken, kept = f"agent_{secrets.token_hex(4)}", f"agent_{secrets.token_hex(4)}"
+        await factory.user(tenant, Role.agent, sip_user=taken)
+        other = await factory.user(tenant, Role.agent, sip_user=kept, full_name="Sara Nasser")
 
         response = await client.patch(
-            f"/v1/users/{other.id}", headers=headers, json={"sip_user": "agent_1001", "full_name": "Renamed"}
+            f"/v1/users/{other.id}", headers=headers, json={"sip_user": taken, "full_name": "Renamed"}
         )
 
         assert_problem(response, 409, "sip-user-taken")
         stored = await db.user(tenant.id, other.id)
         assert stored is not None
-        assert (stored.sip_user, stored.full_name) == ("agent_1002", "Sara Nasser")
+        assert (stored.sip_user, stored.full_name) == (kept, "Sara Nasser")
 
 
 class TestListUsers:
@@ -345,7 +359,9 @@ class TestGetUser:
     async def test_returns_a_user_of_the_callers_tenant(
         self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, headers: dict[str, str]
     ) -> None:
-        agent = await factory.user(tenant, Role.agent, sip_user="agent_5", full_name="Huda Saleh")
+        agent = await factory.user(
+            tenant, Role.agent, sip_user=f"agent_5_{secrets.token_hex(4)}", full_name="Huda Saleh"
+        )
 
         response = await client.get(f"/v1/users/{agent.id}", headers=headers)
 
@@ -356,7 +372,7 @@ class TestGetUser:
             str(agent.id),
             agent.email,
             "Huda Saleh",
-            "agent_5",
+            agent.sip_user,
         )
 
     async def test_a_user_of_another_tenant_is_404(
@@ -394,7 +410,9 @@ class TestUpdateUser:
         db: Db,
     ) -> None:
         team = await factory.team(tenant)
-        agent = await factory.user(tenant, Role.agent, sip_user="agent_1", team_id=team, full_name="Old Name")
+        agent = await factory.user(
+            tenant, Role.agent, sip_user=f"agent_1_{secrets.token_hex(4)}", team_id=team, full_name="Old Name"
+        )
         clock.advance(60)
 
         response = await client.patch(f"/v1/users/{agent.id}", headers=headers, json={"full_name": "New Name"})
@@ -404,7 +422,7 @@ class TestUpdateUser:
         assert body["full_name"] == "New Name"
         assert (body["role"], body["sip_user"], body["team_id"], body["is_active"]) == (
             "agent",
-            "agent_1",
+            agent.sip_user,
             str(team),
             True,
         )
@@ -414,7 +432,7 @@ class TestUpdateUser:
         assert stored is not None
         assert (stored.full_name, stored.sip_user, stored.team_id, stored.email) == (
             "New Name",
-            "agent_1",
+            agent.sip_user,
             team,
             agent.email,
         )
@@ -441,7 +459,7 @@ class TestUpdateUser:
         self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, headers: dict[str, str], db: Db
     ) -> None:
         team = await factory.team(tenant)
-        agent = await factory.user(tenant, Role.agent, sip_user="agent_9", team_id=team)
+        agent = await factory.user(tenant, Role.agent, sip_user=f"agent_9_{secrets.token_hex(4)}", team_id=team)
 
         response = await client.patch(
             f"/v1/users/{agent.id}", headers=headers, json={"sip_user": None, "team_id": None}
@@ -457,7 +475,9 @@ class TestUpdateUser:
     async def test_null_for_a_field_that_cannot_be_cleared_is_400_naming_it_and_nothing_is_written(
         self, client: httpx.AsyncClient, factory: Factory, tenant: Tenant, headers: dict[str, str], db: Db, field: str
     ) -> None:
-        agent = await factory.user(tenant, Role.agent, full_name="Kept Name", sip_user="agent_kept")
+        agent = await factory.user(
+            tenant, Role.agent, full_name="Kept Name", sip_user=f"agent_kept_{secrets.token_hex(4)}"
+        )
 
         response = await client.patch(
             f"/v1/users/{agent.id}", headers=headers, json={"sip_user": "agent_changed", field: None}
@@ -471,7 +491,7 @@ class TestUpdateUser:
             "Kept Name",
             "agent",
             True,
-            "agent_kept",
+            agent.sip_user,
             agent.password_hash,
         )
 

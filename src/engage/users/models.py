@@ -1,6 +1,6 @@
-"""`users` and `teams`. Emails are unique across the installation (login has no tenant field);
-SIP user names and team names are unique within a tenant; a user's team is always of its own tenant
-(composite foreign key on `(tenant_id, team_id)`)."""
+"""`users` and `teams`. Emails are unique across the installation (login has no tenant field), and so are SIP user
+names (one switch serves every tenant); team names are unique within a tenant; a user's team is always of its own
+tenant (composite foreign key on `(tenant_id, team_id)`)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ class Team(Base):
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "sip_user"),
+        # One switch serves every tenant: a SIP user names one phone in the installation (migration 20261210_0900).
+        UniqueConstraint("sip_user"),
         ForeignKeyConstraint(["tenant_id", "team_id"], ["teams.tenant_id", "teams.id"]),
     )
 

@@ -33,7 +33,7 @@ def _uniqueness_problem(exc: IntegrityError, *, email: str | None = None, sip_us
     constraint = violated_constraint(exc)
     if constraint == "uq_users_email_lower":
         return EmailTaken(f"{email} is already in use.")
-    if constraint == "uq_users_tenant_id_sip_user":
+    if constraint == "uq_users_sip_user":
         return SipUserTaken(f"SIP user {sip_user} is already assigned to another user.")
     if constraint == "uq_teams_tenant_id_name":
         return TeamNameTaken("A team with this name already exists.")
