@@ -50,6 +50,9 @@ __all__ = ["Worker", "WorkerConfig"]
 
 log = structlog.get_logger("engage.dialer")
 
+# On stop, how long the leg events already received may take to be applied.
+EVENTS_DRAIN_SECONDS = 5.0
+
 LEASES_HELD = Gauge("engage_dialer_leases_held", "Campaigns this process paces (its campaign leases).")
 SWITCH_CONNECTED = Gauge("engage_dialer_switch_connected", "1 while this worker's switch connection is up, else 0.")
 STEP_FAILURES = Counter(
@@ -76,6 +79,8 @@ class Worker:
         # A Switch is handed over started (connected); its events say when that changes.
         self._switch_connected = True
         self._events_task: asyncio.Task[None] | None = None
+        # A leg event being applied, each its own task (`_consume_events`); kept here until it is done.
+        self._applying: set[asyncio.Task[None]] = set()
         self._last_heartbeat = -math.inf
         self.ready = asyncio.Event()
         self._flow = CallFlow(
@@ -116,6 +121,9 @@ class Worker:
             await self._guarded("release", self._release())
             self._events_task.cancel()
             await asyncio.gather(self._events_task, return_exceptions=True)
+            # The leg events already taken from the switch are applied, not dropped: each is a call's state.
+            if self._applying:
+                await asyncio.wait(set(self._applying), timeout=EVENTS_DRAIN_SECONDS)
             log.info("dialer.stopped", worker_id=self.worker_id, live_calls=len(self._flow.calls))
 
     async def tick(self) -> None:
@@ -193,8 +201,19 @@ class Worker:
     # -- switch events -------------------------------------------------------------------------------------------
 
     async def _consume_events(self) -> None:
+        """The switch's events, in arrival order. A call's events are applied one at a time in that order (each takes
+        the call's lock, which queues in arrival order, as the tasks start in creation order), but different calls
+        no longer wait for each other: applied one after the other, each with its transaction, the events of a
+        100-agent floor fell seconds behind, so an agent's answer was seen after the silent-call limit and the
+        callee abandoned (`engage bench soak`). Registrations and the switch's connection stay in line."""
         async for event in self.switch.events():
-            await self._guarded("event", self.handle(event), kind=type(event).__name__)
+            kind = type(event).__name__
+            if isinstance(event, RegistrationChanged | SwitchConnected | SwitchDisconnected):
+                await self._guarded("event", self.handle(event), kind=kind)
+                continue
+            task = asyncio.create_task(self._guarded("event", self._flow.handle(event), kind=kind))
+            self._applying.add(task)
+            task.add_done_callback(self._applying.discard)
 
     async def handle(self, event: SwitchEvent) -> None:
         """One switch event, applied in order (events of one leg arrive in the switch's order)."""
