@@ -19,15 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import asyncpg
-import phonenumbers
 import pytest
-from phonenumbers import timezone as phone_timezones
 
-from engage.compliance.checks import Outcome, Subject, calling_hours
-from engage.compliance.rules import shipped
+from engage.bench.floor import callable_numbers
 from engage.contacts.models import Contact
 from engage.core.runtime import Runtime
 from engage.telephony.sim.server import Behaviour, SwitchSimulator
@@ -45,50 +41,20 @@ STARTUP_SECONDS = 60.0
 TAKEOVER_SECONDS = 30.0
 SETTLE_SECONDS = 60.0
 LEASE_STALE_SECONDS = 3
-# One mobile number per country, around the world from UTC+13 to UTC-10; the last four digits are varied.
-NUMBERS = [
-    "+64211234567",  # New Zealand
-    "+819012345678",  # Japan
-    "+66812345678",  # Thailand
-    "+919812345678",  # India
-    "+254712345678",  # Kenya
-    "+4915112345678",  # Germany
-    "+447400123456",  # United Kingdom
-    "+5491123456789",  # Argentina
-    "+573001234567",  # Colombia
-    "+18082345678",  # Hawaii
-]
 
 
 def settled(contacts: list[Contact]) -> bool:
     return all(c.status == "completed" or (c.status == "pending" and c.attempts > 0) for c in contacts)
 
 
-def callable_now(count: int, now: datetime, lasting: timedelta) -> list[str]:
-    """`count` distinct valid numbers of the first country whose calling hours (default rule set, holidays
-    included) are open from `now` until `now + lasting`."""
-    book = shipped()
-    for sample in NUMBERS:
-        parsed = phonenumbers.parse(sample)
-        region = phonenumbers.region_code_for_number(parsed)
-        rules = book.for_jurisdiction(region, now.date())
-        subject = Subject(
-            phone=sample, jurisdiction=region, zone=ZoneInfo(phone_timezones.time_zones_for_number(parsed)[0])
-        )
-        if all(calling_hours(rules, subject, at).outcome is Outcome.passed for at in (now, now + lasting)):
-            numbers = {f"{sample[:-4]}{n:04d}" for n in range(1000, 1000 + count * 3)}
-            valid = sorted(n for n in numbers if phonenumbers.is_valid_number(phonenumbers.parse(n)))
-            assert len(valid) >= count, f"too few valid numbers like {sample}"
-            return valid[:count]
-    raise AssertionError(f"no country of {NUMBERS} is inside its calling hours at {now.isoformat()}")
-
-
 async def within(seconds: float, probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], what: str) -> T:
+    """Poll `probe` until `check` holds; fail with (the end of) the last value after `seconds`."""
     deadline = time.monotonic() + seconds
     value = await probe()
     while not check(value):
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}; last value: {value!r}")
+            last = repr(value)
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}; last value: {last[-3000:]}")
         await asyncio.sleep(0.1)
         value = await probe()
     return value
@@ -177,7 +143,7 @@ async def test_a_sigkilled_worker_process_loses_its_campaign_to_the_other_which_
     owner: asyncpg.Connection,
     worker_env: dict[str, str],
 ) -> None:
-    phones = callable_now(16, datetime.now(UTC), timedelta(minutes=10))
+    phones = callable_numbers(16, datetime.now(UTC), timedelta(minutes=10))
     floor = await make_floor(factory, runtime, phones=phones, agents_count=3, wrap_up_seconds=1, retry_delay_minutes=60)
     for agent in floor.agents:
         assert agent.sip_user is not None
@@ -252,7 +218,7 @@ async def test_sigterm_hands_the_lease_back_at_once_to_a_waiting_worker(
     owner: asyncpg.Connection,
     worker_env: dict[str, str],
 ) -> None:
-    phones = callable_now(1, datetime.now(UTC), timedelta(minutes=10))
+    phones = callable_numbers(1, datetime.now(UTC), timedelta(minutes=10))
     # Nobody registered: the campaign stays active with nothing it can dial, and its lease stays held.
     floor = await make_floor(factory, runtime, phones=phones, agents_count=1)
     async with worker_process(worker_env, "first") as first:

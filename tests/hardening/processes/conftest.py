@@ -7,11 +7,8 @@ process is involved, the dialer's `SteppingClock` where the worker runs in this 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -21,21 +18,6 @@ from engage.telephony.sim.server import Behaviour, SwitchSimulator
 from tests.dialer.conftest import PASSWORD, Reader, Registries, pause_leftover_campaigns
 
 from .switch_log import SwitchLog, record_dials
-
-T = TypeVar("T")
-
-
-async def within(seconds: float, probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], what: str) -> T:
-    """Poll `probe` until `check` holds; fail with the last value after `seconds`."""
-    deadline = time.monotonic() + seconds
-    value = await probe()
-    while not check(value):
-        if time.monotonic() > deadline:
-            last = repr(value)
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}; last value: {last[-3000:]}")
-        await asyncio.sleep(0.1)
-        value = await probe()
-    return value
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ from engage.telephony.esl.switch import LOST_ON_RECONNECT, EslSwitch
 from engage.telephony.sim.phones import SimPhones
 from engage.telephony.sim.server import SwitchSimulator
 from tests.dialer.conftest import OPEN_IN_DUBAI, PASSWORD, Floor, Reader, Registries, SteppingClock, make_floor
+from tests.dialer.test_worker_processes import within
 
 from ...factories import Factory
-from .conftest import within
 from .switch_log import SwitchLog
 
 LIVE = {"dialing", "ringing", "answered", "bridged"}

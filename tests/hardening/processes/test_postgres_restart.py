@@ -34,6 +34,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from engage.bench.floor import callable_numbers
 from engage.config import DatabaseSettings, JwtSettings, Settings
 from engage.core.clock import SystemClock
 from engage.core.db import asyncpg_url, create_database_if_missing, create_engine, session_factory, with_database
@@ -56,10 +57,9 @@ from tests.cli.processes import (
     stop_postmasters,
 )
 from tests.dialer.conftest import PASSWORD, Floor, Reader, make_floor
-from tests.dialer.test_worker_processes import callable_now
+from tests.dialer.test_worker_processes import within
 
 from ...factories import Factory
-from .conftest import within
 from .switch_log import SwitchLog
 
 LIVE = {"dialing", "ringing", "answered", "bridged"}
@@ -320,7 +320,7 @@ async def test_postgres_restarted_under_load_gives_503_problems_then_api_and_wor
     runtime = private_runtime
     factory = Factory(runtime)
     reader = Reader(runtime.sessions)
-    phones = callable_now(60, datetime.now(UTC), timedelta(minutes=10))
+    phones = callable_numbers(60, datetime.now(UTC), timedelta(minutes=10))
     floor = await make_floor(factory, runtime, phones=phones, agents_count=3, wrap_up_seconds=1, retry_delay_minutes=60)
     for agent in floor.agents:
         assert agent.sip_user is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from engage.bench.topology import (
     parse_block,
 )
 from engage.core.db import create_database_if_missing, drop_database, with_database
+from tests.dialer.test_worker_processes import within
 
 from ...conftest import REDIS_URL
 from ...problems import assert_problem
@@ -64,17 +65,6 @@ TAKEOVER_SECONDS = 30.0  # the promise (DESIGN.md §1, docs/operations.md)
 # A connection cut by the API's death is noticed by its client at once (the proxy closes it when the upstream's
 # socket closes); on a loaded machine "at once" can take a few seconds to be scheduled.
 AROUND_THE_KILL_SECONDS = 15.0
-
-
-async def within(seconds: float, probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], what: str) -> T:
-    deadline = time.monotonic() + seconds
-    value = await probe()
-    while not check(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}; last value: {value!r}")
-        await asyncio.sleep(0.2)
-        value = await probe()
-    return value
 
 
 @dataclass
