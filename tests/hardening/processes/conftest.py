@@ -7,17 +7,33 @@ process is involved, the dialer's `SteppingClock` where the worker runs in this 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections import Counter
+from collections.abc import Sequence
 
 import asyncpg
 import pytest
 
+from engage.calls.models import Call
 from engage.core.runtime import Runtime
 from engage.telephony.sim.server import Behaviour, SwitchSimulator
-from tests.dialer.conftest import PASSWORD, Reader, Registries, pause_leftover_campaigns
+from tests.dialer.conftest import Floor, Reader, Registries, pause_leftover_campaigns, sim
 
 from .switch_log import SwitchLog, record_dials
+
+__all__ = ["sim"]  # tests/dialer's simulator, with this folder's `behaviour`
+
+
+async def assert_each_call_announced_once(reader: Reader, floor: Floor, calls: Sequence[Call]) -> None:
+    """Nothing half-written in the outbox: each call initiated once, completed once, answered once if bridged."""
+    events = Counter(
+        (event.event_type, event.correlation_id)
+        for event in await reader.events(floor)
+        if event.event_type.startswith("call.")
+    )
+    for call in calls:
+        assert events[("call.initiated", call.id)] == 1, call.id
+        assert events[("call.completed", call.id)] == 1, call.id
+        assert events[("call.answered", call.id)] == (1 if call.bridged_at is not None else 0), call.id
 
 
 @pytest.fixture
@@ -26,16 +42,6 @@ def behaviour() -> Behaviour:
     return Behaviour(
         answer_rate=1.0, busy_rate=0.0, voicemail_rate=0.0, ring_seconds=(0.1, 0.3), talk_seconds=(1.5, 2.5), seed=16
     )
-
-
-@pytest.fixture
-async def sim(behaviour: Behaviour, tmp_path: Path) -> AsyncIterator[SwitchSimulator]:
-    simulator = SwitchSimulator(
-        password=PASSWORD, behaviour=behaviour, recordings_dir=tmp_path, heartbeat_seconds=0.5, message_seconds=0.1
-    )
-    await simulator.start("127.0.0.1", 0)
-    yield simulator
-    await simulator.stop()
 
 
 @pytest.fixture

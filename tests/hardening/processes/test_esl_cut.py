@@ -31,6 +31,7 @@ from tests.dialer.conftest import OPEN_IN_DUBAI, PASSWORD, Floor, Reader, Regist
 from tests.dialer.test_worker_processes import within
 
 from ...factories import Factory
+from .conftest import assert_each_call_announced_once
 from .switch_log import SwitchLog
 
 LIVE = {"dialing", "ringing", "answered", "bridged"}
@@ -167,13 +168,4 @@ async def test_a_cut_esl_socket_is_reconnected_its_calls_reconciled_and_dialling
     assert all(dialled[contact.phone] <= contact.attempts for contact in contacts)
     assert max(Counter(call.contact_id for call in calls if call.bridged_at is not None).values()) == 1
     assert len(dials.customer_legs) > dialled_before_cut
-    # Nothing half-written in the outbox: each call announced once, ended once, answered once if it was bridged.
-    events = Counter(
-        (event.event_type, event.correlation_id)
-        for event in await reader.events(floor)
-        if event.event_type.startswith("call.")
-    )
-    for call in calls:
-        assert events[("call.initiated", call.id)] == 1, call.id
-        assert events[("call.completed", call.id)] == 1, call.id
-        assert events[("call.answered", call.id)] == (1 if call.bridged_at is not None else 0), call.id
+    await assert_each_call_announced_once(reader, floor, calls)

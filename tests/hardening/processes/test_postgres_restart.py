@@ -60,6 +60,7 @@ from tests.dialer.conftest import PASSWORD, Floor, Reader, make_floor
 from tests.dialer.test_worker_processes import within
 
 from ...factories import Factory
+from .conftest import assert_each_call_announced_once
 from .switch_log import SwitchLog
 
 LIVE = {"dialing", "ringing", "answered", "bridged"}
@@ -447,16 +448,7 @@ async def test_postgres_restarted_under_load_gives_503_problems_then_api_and_wor
     # Agents: none left reserved or on a call that is over.
     states = await agent_states(private_url, floor)
     assert all(state in ("available", "wrap_up") for state, _ in states.values()), states
-    # The outbox agrees with the calls: each announced once, ended once, answered once if it was bridged.
-    events = Counter(
-        (event.event_type, event.correlation_id)
-        for event in await reader.events(floor)
-        if event.event_type.startswith("call.")
-    )
-    for call in calls:
-        assert events[("call.initiated", call.id)] == 1, call.id
-        assert events[("call.completed", call.id)] == 1, call.id
-        assert events[("call.answered", call.id)] == (1 if call.bridged_at is not None else 0), call.id
+    await assert_each_call_announced_once(reader, floor, calls)
     # DNC writes: every 201 kept, every 503 left nothing behind.
     stored = await dnc_numbers(private_url, floor.tenant.id)
     assert {phone for phone, answer in load.dnc_numbers.items() if answer.status == 201} <= stored
