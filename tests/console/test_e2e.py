@@ -209,6 +209,36 @@ class TestAgentDesk:
         await page.get_by_test_id("set-state-available").click()
         await expect(page.get_by_test_id("my-state-value")).not_to_have_attribute("data-state", "break")
 
+    async def test_what_the_agent_types_as_a_reason_survives_a_change_made_elsewhere(
+        self, page: Page, console: Console
+    ) -> None:
+        headers = await api_token(page, console, "omar")
+        await set_state_between_calls(page, headers, "lunch")  # off the floor: no call redraws the desk meanwhile
+        await sign_in(page, console, "omar")
+        value = page.get_by_test_id("my-state-value")
+        await expect(value).to_have_attribute("data-state", "lunch")
+        reason = page.get_by_label("Reason (optional)")
+        await reason.fill("Prayer")
+
+        # Another tab (or a supervisor's tool) changes the state: the event redraws the desk, and the box keeps
+        # the text being typed rather than showing the new stored reason.
+        await api_json(page, "POST", "/v1/agents/me/state", headers, state="training", reason="Set elsewhere")
+        await expect(value).to_have_attribute("data-state", "training")
+        await expect(page.get_by_test_id("my-state")).to_contain_text("Set elsewhere")
+        await expect(reason).to_have_value("Prayer")
+
+        await page.get_by_test_id("set-state-break").click()
+        await expect(value).to_have_attribute("data-state", "break")
+        await expect(page.get_by_test_id("my-state")).to_contain_text("Prayer")
+        stored = await api_json(page, "GET", "/v1/agents/me/state", headers)
+        assert (stored["state"], stored["reason"]) == ("break", "Prayer")
+        # Saved, the box empties: the reason was this break's, not the next state's.
+        await expect(reason).to_have_value("")
+        await page.get_by_test_id("set-state-available").click()
+        await expect(value).to_have_attribute("data-state", "available")
+        stored = await api_json(page, "GET", "/v1/agents/me/state", headers)
+        assert (stored["state"], stored["reason"]) == ("available", None)
+
 
 class TestArabic:
     async def test_switching_to_arabic_turns_the_page_right_to_left(self, page: Page, console: Console) -> None:

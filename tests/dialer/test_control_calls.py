@@ -104,6 +104,52 @@ class TestLateBridge:
         assert len(await desk.events("call.answered")) == answered_events
 
 
+class TestAgentNeverTalked:
+    @pytest.mark.parametrize("ending", ["callee_hung_up", "abandoned"])
+    async def test_a_dialler_call_its_reserved_agent_never_took_does_not_name_the_agent(
+        self, desk: Desk, clock: ManualClock, ending: str
+    ) -> None:
+        """Found by CI: the callee hung up (or the silent-call limit fired) while the agent's phone rang, and the
+        call kept the agent it was never bridged to, counting in that agent's calls."""
+        agent = await desk.agent()
+        campaign_id = await desk.campaign(agents=[agent])
+        leg, now = new_id(), clock.now()
+        async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+            session.add(
+                Call(
+                    id=leg,
+                    tenant_id=desk.tenant.id,
+                    campaign_id=campaign_id,
+                    contact_phone=random_ae_mobile(),
+                    origin="dialer",
+                    status="dialing",
+                    started_at=now,
+                )
+            )
+        async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+            await dialer_service.mark_answered(session, leg, machine=False, now=now)
+        async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+            reserved = await dialer_service.reserve_agent(session, leg, [agent.sip_user or ""], now=now)
+        assert reserved is not None
+        assert reserved.agent_id == agent.id
+        async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+            await dialer_service.set_agent_leg(session, leg, "agent-leg")
+        assert (await desk.call(leg)).agent_id == agent.id
+
+        if ending == "abandoned":
+            async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+                assert await dialer_service.mark_abandoned(session, leg, now=now) is not None
+        async with tenant_transaction(desk.sessions, desk.tenant.id) as session:
+            await dialer_service.end_call(session, leg, outcome=LegOutcome.completed, cause="NORMAL_CLEARING", now=now)
+
+        call = await desk.call(leg)
+        assert (call.agent_id, call.agent_leg_id, call.bridged_at) == (None, None, None)
+        assert call.abandoned is (ending == "abandoned")
+        assert (await desk.state(agent)).state == "available"
+        completed = [e for e in await desk.events("call.completed") if e.correlation_id == leg]
+        assert [e.payload["agent_id"] for e in completed] == [None]
+
+
 class TestHangup:
     async def test_the_agent_on_the_call_asks_for_its_hang_up_once(self, desk: Desk, clock: ManualClock) -> None:
         agent = await desk.agent()

@@ -287,7 +287,15 @@ async def reserve_agent(
 async def release_agent(session: AsyncSession, call_id: uuid.UUID, *, now: datetime) -> None:
     """The agent reserved for this call did not take it (its leg failed): available again, the call without it."""
     call = await repository.get_call(session, call_id)
-    if call is None or call.agent_id is None:
+    if call is None:
+        return
+    await _let_agent_go(session, call, now)
+
+
+async def _let_agent_go(session: AsyncSession, call: Call, now: datetime) -> None:
+    """The agent reserved for a call it never talked on is available again, and a dialler's call no longer
+    names it (a callback keeps the agent it belongs to): an agent's calls are the calls it took."""
+    if call.agent_id is None:
         return
     changes = await repository.move_agents(
         session, [call.agent_id], to="available", now=now, from_states=["reserved"], only_call_id=call.id
@@ -340,11 +348,7 @@ async def mark_abandoned(session: AsyncSession, call_id: uuid.UUID, *, now: date
     if call is None or call.ended_at is not None or call.bridged_at is not None or call.abandoned:
         return None
     call.abandoned = True
-    if call.agent_id is not None:
-        changes = await repository.move_agents(
-            session, [call.agent_id], to="available", now=now, from_states=["reserved"], only_call_id=call.id
-        )
-        await agent_events(session, call.tenant_id, changes)
+    await _let_agent_go(session, call, now)
     if call.campaign_id is not None:
         await repository.bump_hourly(session, call.tenant_id, call.campaign_id, now, abandoned=1)
     await call_event(session, call, EVENT_ABANDONED, now)
@@ -376,24 +380,21 @@ async def end_call(
     call.duration_seconds = int((call.ended_at - call.started_at).total_seconds())
     bridged_at = call.bridged_at
     call.talk_time_seconds = int((call.ended_at - bridged_at).total_seconds()) if bridged_at else 0
-    if call.agent_id is not None:
-        if bridged_at is not None:
-            wrap_up = campaign.wrap_up_seconds if campaign is not None else DEFAULT_WRAP_UP_SECONDS
-            changes = await repository.move_agents(
-                session,
-                [call.agent_id],
-                to="wrap_up",
-                now=now,
-                from_states=["on_call", "reserved"],
-                current_call_id=call.id,
-                only_call_id=call.id,
-                wrap_up_until=now + timedelta(seconds=wrap_up),
-            )
-        else:
-            changes = await repository.move_agents(
-                session, [call.agent_id], to="available", now=now, from_states=["reserved"], only_call_id=call.id
-            )
+    if call.agent_id is not None and bridged_at is not None:
+        wrap_up = campaign.wrap_up_seconds if campaign is not None else DEFAULT_WRAP_UP_SECONDS
+        changes = await repository.move_agents(
+            session,
+            [call.agent_id],
+            to="wrap_up",
+            now=now,
+            from_states=["on_call", "reserved"],
+            current_call_id=call.id,
+            only_call_id=call.id,
+            wrap_up_until=now + timedelta(seconds=wrap_up),
+        )
         await agent_events(session, call.tenant_id, changes)
+    else:
+        await _let_agent_go(session, call, now)
     if call.contact_id is not None:
         contact = await repository.contact_for_update(session, call.contact_id)
         if contact is not None:

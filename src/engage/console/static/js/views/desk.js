@@ -124,6 +124,11 @@ export function mount(main, { session }) {
   let desk = { call: null, contact: null, campaign: null };
   let stopped = false;
 
+  // One reason box for the page, for the next change: a redraw (a call reaching or leaving the agent, an event)
+  // keeps what the agent is typing, and the buttons send what the agent sees. The stored reason shows beside the
+  // state; the box empties once a change with it is saved.
+  const reason = h("input", { name: "reason", maxlength: 500 });
+
   let sinceEl = null;
   function sinceText() {
     return t("desk.since", {
@@ -134,7 +139,7 @@ export function mount(main, { session }) {
 
   function drawState() {
     if (!mine) return;
-    const reason = h("input", { name: "reason", maxlength: 500, value: mine.reason || "" });
+    const typing = document.activeElement === reason;
     // Reserved for or on a call, the status is the dialler's until the call ends (the API answers 409).
     const busy = BUSY.includes(mine.state);
     sinceEl = h("div", { class: "muted" }, sinceText());
@@ -158,11 +163,13 @@ export function mount(main, { session }) {
             "aria-label": t("desk.set", { state: t(`state.${state}`) }),
             onclick: () => setState(state, reason.value),
           }, t(`state.${state}`))))));
+    if (typing) reason.focus();
   }
 
-  async function setState(state, reason) {
+  async function setState(state, text) {
     try {
-      mine = await api("POST", "/v1/agents/me/state", { body: { state, reason: reason || null } });
+      mine = await api("POST", "/v1/agents/me/state", { body: { state, reason: text || null } });
+      reason.value = "";
       drawState();
     } catch (error) {
       toast(error.message, "error");
