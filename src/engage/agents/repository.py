@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.principal import Role
-from engage.core.sql import Fact
+from engage.core.sql import Fact, among
 from engage.users.models import User
 
 from .models import AgentState, SipRegistration
@@ -35,7 +35,7 @@ async def count_logged_in(session: AsyncSession, agent_ids: Sequence[uuid.UUID])
     count = await session.scalar(
         select(func.count())
         .select_from(AgentState)
-        .where(AgentState.agent_id.in_(agent_ids), AgentState.state != OFFLINE)
+        .where(among(AgentState.agent_id, agent_ids), AgentState.state != OFFLINE)
     )
     return int(count or 0)
 

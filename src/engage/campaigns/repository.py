@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.cli_groups import service as cli_groups
 from engage.core.pagination import CompiledPage, PageParams, PageResult, paginate
-from engage.core.sql import Compiled, Fact, Reads, for_body
+from engage.core.sql import Compiled, Fact, Reads, among, for_body
 from engage.users import service as users
 
 from .models import Campaign, CampaignAgent, CampaignHourly, CampaignStats
@@ -128,7 +128,7 @@ async def assigned_agents(
     query = (
         select(people.c.id, people.c.full_name, people.c.email, CampaignAgent.assigned_at)
         .join(CampaignAgent, CampaignAgent.agent_id == people.c.id)
-        .where(CampaignAgent.campaign_id == campaign_id, CampaignAgent.agent_id.in_(agent_ids))
+        .where(CampaignAgent.campaign_id == campaign_id, among(CampaignAgent.agent_id, agent_ids))
         .order_by(people.c.id.desc())
     )
     return (await session.execute(query)).all()
@@ -159,7 +159,7 @@ async def stats(session: AsyncSession, campaign_ids: Sequence[uuid.UUID]) -> dic
         return {}
     query = select(
         CampaignStats.campaign_id, CampaignStats.total_contacts, CampaignStats.contacted, CampaignStats.connected
-    ).where(CampaignStats.campaign_id.in_(campaign_ids))
+    ).where(among(CampaignStats.campaign_id, campaign_ids))
     rows = (await session.execute(query)).all()
     return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
 
@@ -173,7 +173,7 @@ async def abandon_totals(
         return {}
     query = (
         select(CampaignHourly.campaign_id, func.sum(CampaignHourly.abandoned), func.sum(CampaignHourly.answered))
-        .where(CampaignHourly.campaign_id.in_(campaign_ids), CampaignHourly.hour > since)
+        .where(among(CampaignHourly.campaign_id, campaign_ids), CampaignHourly.hour > since)
         .group_by(CampaignHourly.campaign_id)
     )
     rows = (await session.execute(query)).all()

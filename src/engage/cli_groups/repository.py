@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Subquery, any_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
-from engage.core.sql import Fact, strings
+from engage.core.sql import Fact, among, strings
 
 from .models import CliGroup, CliNumber
 
@@ -37,7 +37,7 @@ async def numbers_in_use(session: AsyncSession, numbers: Collection[str]) -> lis
     """Those of `numbers` (E.164) that already belong to one of the tenant's groups, in ascending order."""
     if not numbers:
         return []
-    query = select(CliNumber.number).where(CliNumber.number.in_(list(numbers))).order_by(CliNumber.number)
+    query = select(CliNumber.number).where(among(CliNumber.number, numbers)).order_by(CliNumber.number)
     return list((await session.scalars(query)).all())
 
 

@@ -27,6 +27,7 @@ from engage.campaigns.models import Campaign, CampaignAgent, CampaignHourly
 from engage.cli_groups.models import CliNumber
 from engage.contacts.models import Contact
 from engage.core.principal import Role
+from engage.core.sql import among
 from engage.users.models import User
 
 from .pacing import CallSample, CampaignHistory
@@ -232,7 +233,7 @@ async def move_agents(
     serialise on its row and the second finds it already moved."""
     if not agent_ids:
         return []
-    conditions: list[ColumnElement[bool]] = [AgentState.agent_id.in_(agent_ids), AgentState.state.in_(from_states)]
+    conditions: list[ColumnElement[bool]] = [among(AgentState.agent_id, agent_ids), AgentState.state.in_(from_states)]
     if only_call_id is not None:
         conditions.append(AgentState.current_call_id == only_call_id)
     statement = (
@@ -260,7 +261,7 @@ async def reserve_longest_idle(
             AgentState.state == "available",
             User.is_active.is_(True),
             User.role == Role.agent.value,
-            User.sip_user.in_(registered),
+            among(User.sip_user, registered),
         )
         .order_by(AgentState.state_since, AgentState.agent_id)
         .limit(1)
@@ -282,7 +283,7 @@ async def due_wrap_ups(session: AsyncSession, agent_ids: Sequence[uuid.UUID], no
     if not agent_ids:
         return []
     query = select(AgentState.agent_id).where(
-        AgentState.agent_id.in_(agent_ids), AgentState.state == "wrap_up", AgentState.wrap_up_until <= now
+        among(AgentState.agent_id, agent_ids), AgentState.state == "wrap_up", AgentState.wrap_up_until <= now
     )
     return list((await session.scalars(query)).all())
 
@@ -327,7 +328,7 @@ async def take_callbacks(
         .where(
             Contact.campaign_id == campaign.id,
             Contact.status == "pending",
-            Contact.callback_agent_id.in_(agent_ids),
+            among(Contact.callback_agent_id, agent_ids),
             Contact.next_attempt_at <= now,
         )
         .order_by(Contact.next_attempt_at, Contact.id)
@@ -435,7 +436,7 @@ async def hangup_requests(session: AsyncSession, call_ids: Sequence[uuid.UUID]) 
     if not call_ids:
         return []
     query = select(Call.id).where(
-        Call.id.in_(call_ids), Call.hangup_requested_at.is_not(None), Call.status.in_(LIVE_STATUSES)
+        among(Call.id, call_ids), Call.hangup_requested_at.is_not(None), Call.status.in_(LIVE_STATUSES)
     )
     return list((await session.scalars(query)).all())
 
@@ -526,7 +527,7 @@ async def registered_sip_users(session: AsyncSession, sip_users: Collection[str]
     if not sip_users:
         return set()
     query = select(SipRegistration.sip_user).where(
-        SipRegistration.sip_user.in_(list(sip_users)), SipRegistration.registered.is_(True)
+        among(SipRegistration.sip_user, sip_users), SipRegistration.registered.is_(True)
     )
     return set((await session.scalars(query)).all())
 

@@ -23,6 +23,7 @@ from engage.agents.models import AgentStateHistory
 from engage.calls.models import Call
 from engage.campaigns.models import Campaign
 from engage.contacts.models import Contact
+from engage.core.sql import among
 from engage.users.models import User
 
 from .schemas import ReportType
@@ -50,7 +51,7 @@ def _calls_in(scope: Scope) -> list[ColumnElement[bool]]:
     if scope.campaign_id is not None:
         where.append(Call.campaign_id == scope.campaign_id)
     if scope.agent_ids is not None:
-        where.append(Call.agent_id.in_(scope.agent_ids))
+        where.append(among(Call.agent_id, scope.agent_ids))
     return where
 
 
@@ -213,7 +214,7 @@ def agent_performance(scope: Scope) -> Select[*tuple[Any, ...]]:
         .order_by(User.full_name, User.id)
     )
     if scope.agent_ids is not None:
-        query = query.where(User.id.in_(scope.agent_ids))
+        query = query.where(among(User.id, scope.agent_ids))
     # With a campaign: the agents who took its calls. Without: every agent who took calls or was logged in.
     worked: ColumnElement[bool] = calls.c.agent_id.is_not(None)
     if scope.campaign_id is None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engage.core.pagination import PageParams, PageResult, paginate
 from engage.core.principal import Role
+from engage.core.sql import among
 
 from .models import Team, User
 
@@ -74,7 +75,7 @@ async def active_agent_ids(session: AsyncSession, user_ids: Sequence[uuid.UUID])
     """Those of `user_ids` that are active users of the tenant with the role agent."""
     if not user_ids:
         return set()
-    query = select(User.id).where(User.id.in_(user_ids), User.role == Role.agent.value, User.is_active.is_(True))
+    query = select(User.id).where(among(User.id, user_ids), User.role == Role.agent.value, User.is_active.is_(True))
     return set((await session.scalars(query)).all())
 
 
