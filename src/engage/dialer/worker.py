@@ -13,7 +13,7 @@ Invariants:
   callee still ringing or waiting for an agent is let go. No call stays live and no contact `dialing` forever.
 - A call row exists (committed) before its leg is originated, so every event of the leg finds its row; a leg
   whose originate was not confirmed is killed and its call ended `failed`.
-- Switch events are handled one at a time in the switch's order, so a call's events are applied in order.
+- A call's switch events are applied one at a time in the switch's order; different calls' side by side.
 - Pausing a campaign stops new attempts at the next tick; calls in progress go on to their end.
 - A graceful stop hands the leases back at once; live calls are then adopted by the next holder.
 """
@@ -44,6 +44,7 @@ from . import repository
 from .call_flow import CallFlow
 from .held_campaigns import HeldCampaigns, sip_user_of
 from .repository import Lease
+from .step_failures import StepFailures
 from .worker_config import WorkerConfig
 
 __all__ = ["Worker", "WorkerConfig"]
@@ -82,6 +83,7 @@ class Worker:
         # A leg event being applied, each its own task (`_consume_events`); kept here until it is done.
         self._applying: set[asyncio.Task[None]] = set()
         self._last_heartbeat = -math.inf
+        self._failures = StepFailures(self.loop_time)
         self.ready = asyncio.Event()
         self._flow = CallFlow(
             sessions=self.sessions,
@@ -152,9 +154,11 @@ class Worker:
             await work
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - retried at the next tick; logged (with its traceback) by StepFailures
             STEP_FAILURES.labels(what).inc()
-            log.exception("dialer.step_failed", step=what, error=f"{type(exc).__name__}: {exc}", **context)
+            self._failures.failed(what, exc, context)
+        else:
+            self._failures.succeeded(what, context)
 
     # -- leases --------------------------------------------------------------------------------------------------
 

@@ -196,6 +196,7 @@ async def test_killing_an_api_and_the_lease_holding_worker_mid_campaign_loses_no
     holder_pid = await within(
         WAIT_SECONDS, lambda: lease_holder(owner, campaigns.dialling), lambda pid: pid in workers, "a lease"
     )
+    assert holder_pid is not None
     holder = workers.pop(holder_pid)
     (survivor,) = workers.values()
 
@@ -206,7 +207,7 @@ async def test_killing_an_api_and_the_lease_holding_worker_mid_campaign_loses_no
         await within(
             WAIT_SECONDS,
             lambda: dialling_figures(owner, campaigns.dialling),
-            lambda f: f["bridged"] >= 3 and f["live"] > 0 and mix.tally.uploads_acknowledged,
+            lambda f: f["bridged"] >= 3 and f["live"] > 0 and bool(mix.tally.uploads_acknowledged),
             "calls bridged and up, and an upload acknowledged",
         )
         api_killed_at = time.monotonic()
