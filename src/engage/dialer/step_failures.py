@@ -33,7 +33,7 @@ class StepFailures:
         self._failing: dict[tuple[str, tuple[tuple[str, str], ...]], _Failing] = {}
 
     def failed(self, step: str, exc: BaseException, context: dict[str, str]) -> None:
-        key = (step, tuple(sorted(context.items())))
+        key = _key(step, context)
         error_type = type(exc).__name__
         error = f"{error_type}: {exc}"
         now = self._loop_time()
@@ -53,6 +53,12 @@ class StepFailures:
         failing.logged_at, failing.unlogged = now, 0
 
     def succeeded(self, step: str, context: dict[str, str]) -> None:
-        failing = self._failing.pop((step, tuple(sorted(context.items()))), None)
+        if not self._failing:
+            return  # the usual case, once per switch event: nothing failing, nothing to build or look up
+        failing = self._failing.pop(_key(step, context), None)
         if failing is not None:
             log.info("dialer.step_recovered", step=step, failures=failing.failures, **context)
+
+
+def _key(step: str, context: dict[str, str]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return step, tuple(sorted(context.items()))

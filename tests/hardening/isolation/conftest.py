@@ -17,14 +17,8 @@ from engage.storage.local import LocalStore
 from ...events.conftest import record, serve  # noqa: F401 - fixtures for this package
 from ...factories import Factory
 from ...local_store_app import client, settings, store  # noqa: F401 - fixtures for this package
+from ...recordings.conftest import recordings_dir  # noqa: F401 - a fixture for this package
 from .world import TenantData
-
-
-@pytest.fixture
-def recordings_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "recordings"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture
@@ -32,7 +26,7 @@ def uploader(
     runtime: Runtime,
     store: LocalStore,  # noqa: F811 - the fixture imported above
     clock: ManualClock,
-    recordings_dir: Path,
+    recordings_dir: Path,  # noqa: F811 - the fixture imported above
 ) -> Uploader:
     return Uploader(runtime.sessions, store, clock, UploaderConfig(recordings_dir=recordings_dir))
 
@@ -43,7 +37,7 @@ async def a(
     client: httpx.AsyncClient,  # noqa: F811
     runtime: Runtime,
     clock: ManualClock,
-    recordings_dir: Path,
+    recordings_dir: Path,  # noqa: F811 - the fixture imported above
     uploader: Uploader,
 ) -> TenantData:
     """Tenant A: the tenant whose data is looked for."""
@@ -56,7 +50,7 @@ async def b(
     client: httpx.AsyncClient,  # noqa: F811
     runtime: Runtime,
     clock: ManualClock,
-    recordings_dir: Path,
+    recordings_dir: Path,  # noqa: F811 - the fixture imported above
     uploader: Uploader,
 ) -> TenantData:
     """Tenant B: the tenant whose users ask."""
